@@ -1,0 +1,339 @@
+"""``Jobs``: enqueue, inspect, cancel, replay and run durable jobs.
+
+The ledger row is written first (inside the caller's transaction when there is one); the
+dispatcher is told only after commit, so a worker never looks for a row it cannot see yet.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+from anyio.abc import TaskGroup
+from pydantic import BaseModel
+
+from dropkit.core.database import Database
+from dropkit.core.errors import ConfigurationError, ConflictError, JobError, NotFoundError
+from dropkit.core.jobs.dispatch import Dispatcher, LocalDispatcher, Wakeup
+from dropkit.core.jobs.ledger import Ledger, NewJob
+from dropkit.core.jobs.models import Job, JobState
+from dropkit.core.jobs.registry import JobCallable, JobRegistry
+from dropkit.core.jobs.runner import JobRunner
+
+__all__ = ["Jobs"]
+
+Args = Mapping[str, Any] | BaseModel | None
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _epoch(run_at: datetime | None, defer_by: timedelta | float | None, now: float) -> float:
+    if run_at is not None and defer_by is not None:
+        raise JobError("give run_at or defer_by, not both")
+    if run_at is not None:
+        if run_at.tzinfo is None:
+            raise JobError("run_at must be timezone-aware")
+        return run_at.timestamp()
+    if defer_by is not None:
+        seconds = defer_by.total_seconds() if isinstance(defer_by, timedelta) else defer_by
+        if seconds < 0:
+            raise JobError("defer_by must not be negative")
+        return now + seconds
+    return now
+
+
+class Jobs:
+    """The durable job service over one database.
+
+    ``Jobs(database, registry)`` runs jobs in this process (a :class:`LocalDispatcher`); pass
+    ``dispatcher=ArqDispatcher(...)`` to hand them to ``dropkit worker`` processes instead.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        registry: JobRegistry | None = None,
+        *,
+        dispatcher: Dispatcher | None = None,
+        state: Mapping[str, Any] | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        stale_after: float = 30.0,
+    ) -> None:
+        self.database = database
+        self.registry = registry if registry is not None else JobRegistry()
+        self.dispatcher: Dispatcher = dispatcher if dispatcher is not None else LocalDispatcher()
+        self.ledger = Ledger(database, clock=clock)
+        self.worker_id = worker_id or default_worker_id()
+        self.state: dict[str, Any] = dict(state or {})
+        self.stale_after = stale_after
+        self._rng = rng
+        self._task_group: TaskGroup | None = None
+        self._waiters: dict[str, anyio.Event] = {}
+        claim_lease = getattr(self.dispatcher, "claim_lease", 30.0)
+        self.runner = JobRunner(
+            jobs=self,
+            registry=self.registry,
+            worker_id=self.worker_id,
+            claim_lease=claim_lease,
+            on_outcome=self._on_outcome,
+            state=self.state,
+            rng=rng,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the dispatcher (and, for the local one, the workers and the sweeper)."""
+        if self._task_group is not None:
+            return
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        try:
+            await self.dispatcher.start(self, task_group)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        """Stop: running local jobs are handed back to the ledger for another worker."""
+        task_group, self._task_group = self._task_group, None
+        if task_group is None:
+            return
+        task_group.cancel_scope.cancel()
+        try:
+            await task_group.__aexit__(None, None, None)
+        finally:
+            await self.dispatcher.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- enqueueing -----------------------------------------------------------------------
+
+    def _new_job(
+        self,
+        function: str | JobCallable,
+        args: Args,
+        *,
+        key: str | None,
+        run_at: datetime | None,
+        defer_by: timedelta | float | None,
+        priority: int,
+        queue: str | None,
+        max_attempts: int | None,
+    ) -> NewJob:
+        registered = self.registry.get(function)
+        if max_attempts is not None and max_attempts < 1:
+            raise ConfigurationError("max_attempts must be at least 1")
+        if key is not None and not (0 < len(key) <= 200):
+            raise JobError("idempotency key must be 1 to 200 characters")
+        return NewJob(
+            function=registered.name,
+            args=registered.validate(args),
+            queue=queue or registered.queue,
+            max_attempts=max_attempts or registered.retry.max_attempts,
+            run_at=_epoch(run_at, defer_by, self.ledger.clock()),
+            priority=priority,
+            idempotency_key=key,
+        )
+
+    async def enqueue(
+        self,
+        function: str | JobCallable,
+        args: Args = None,
+        *,
+        key: str | None = None,
+        run_at: datetime | None = None,
+        defer_by: timedelta | float | None = None,
+        priority: int = 0,
+        queue: str | None = None,
+        max_attempts: int | None = None,
+    ) -> Job:
+        """Write a job to the ledger and wake a worker once it is committed.
+
+        ``args`` are the function's keyword arguments (a mapping or a pydantic model), checked
+        against its signature here. With ``key``, enqueueing again returns the existing job.
+        """
+        new = self._new_job(
+            function,
+            args,
+            key=key,
+            run_at=run_at,
+            defer_by=defer_by,
+            priority=priority,
+            queue=queue,
+            max_attempts=max_attempts,
+        )
+        ((job, _created),) = await self._write([new])
+        return job
+
+    async def enqueue_many(
+        self,
+        function: str | JobCallable,
+        many_args: Sequence[Args],
+        *,
+        keys: Sequence[str | None] | None = None,
+        priority: int = 0,
+        queue: str | None = None,
+    ) -> list[Job]:
+        """Enqueue one job per argument set in a single transaction."""
+        if keys is not None and len(keys) != len(many_args):
+            raise JobError("keys and arguments differ in length")
+        new = [
+            self._new_job(
+                function,
+                args,
+                key=keys[i] if keys else None,
+                run_at=None,
+                defer_by=None,
+                priority=priority,
+                queue=queue,
+                max_attempts=None,
+            )
+            for i, args in enumerate(many_args)
+        ]
+        return [job for job, _ in await self._write(new)]
+
+    async def _write(self, new: Sequence[NewJob]) -> list[tuple[Job, bool]]:
+        written = await self.ledger.insert(new)
+        wakeups = [Wakeup.of(job) for job, created in written if created]
+        if wakeups:
+
+            async def wake() -> None:
+                await self.dispatcher.notify(wakeups)
+
+            await self.database.after_commit(wake)
+        return written
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job:
+        job = await self.ledger.get(job_id)
+        if job is None:
+            raise NotFoundError(f"no job {job_id!r}")
+        return job
+
+    async def get_by_key(self, key: str) -> Job:
+        job = await self.ledger.get_by_key(key)
+        if job is None:
+            raise NotFoundError(f"no job with idempotency key {key!r}")
+        return job
+
+    async def result(self, job_id: str) -> Any:
+        """The result of a succeeded job; a clear error for any other state."""
+        job = await self.get(job_id)
+        if job.state is not JobState.SUCCEEDED:
+            raise ConflictError(f"job {job_id} is {job.state.value}, it has no result")
+        return job.result
+
+    async def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
+        """Wait until the job is done (any terminal state) and return it."""
+        delay = 0.01
+        with anyio.fail_after(timeout):
+            while True:
+                job = await self.get(job_id)
+                if job.done:
+                    return job
+                event = self._waiters.setdefault(job_id, anyio.Event())
+                with anyio.move_on_after(delay):
+                    await event.wait()
+                delay = min(delay * 2, 0.5)
+
+    async def list(
+        self,
+        *,
+        states: Sequence[JobState | str] = (),
+        function: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]:
+        return await self.ledger.find(
+            states=[JobState(s) for s in states], function=function, limit=limit, offset=offset
+        )
+
+    async def counts(self) -> dict[str, int]:
+        """Number of jobs per state."""
+        return await self.ledger.counts()
+
+    # -- operator actions -----------------------------------------------------------------
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job, or ask a running one to stop at its next await."""
+        job = await self.ledger.cancel(job_id)
+        if job is None:
+            current = await self.get(job_id)
+            raise ConflictError(f"job {job_id} is {current.state.value} and cannot be cancelled")
+        if job.state is JobState.RUNNING:
+            self.runner.cancel_local(job_id)
+        else:
+            await self._on_outcome(job)
+        return job
+
+    async def retry(self, job_id: str) -> Job:
+        """Replay a failed, dead or cancelled job with a fresh attempt budget."""
+        job = await self.ledger.replay(job_id)
+        if job is None:
+            current = await self.get(job_id)
+            raise ConflictError(
+                f"job {job_id} is {current.state.value}; only failed, dead or cancelled jobs "
+                "can be retried"
+            )
+        await self.dispatcher.notify([Wakeup.of(job)])
+        return job
+
+    async def sweep(self) -> int:
+        """Re-drive expired leases (and, for remote dispatch, lost wake-ups)."""
+        rows = await self.ledger.sweep_expired()
+        wakeups = [
+            Wakeup(r["id"], int(r["attempts"]) + 1, float(r["run_at"]), r["queue"])
+            for r in rows
+            if r["state"] == JobState.QUEUED.value
+        ]
+        if not self.dispatcher.executes_locally:
+            stale = await self.ledger.stale_queued(older_than=self.stale_after)
+            wakeups += [
+                Wakeup(r["id"], int(r["attempts"]) + 1, float(r["run_at"]), r["queue"])
+                for r in stale
+            ]
+        if wakeups:
+            await self.dispatcher.notify(wakeups)
+        return len(rows)
+
+    # -- running (used by dispatchers) ----------------------------------------------------
+
+    async def run_claimed(self, job_id: str, *, lease: float = 30.0) -> Job | None:
+        """Claim the given job if it is due and run it here (the remote-worker path)."""
+        job = await self.ledger.claim(job_id, worker_id=self.worker_id, lease=lease)
+        if job is None:
+            return None
+        return await self.runner.run(job)
+
+    async def _on_outcome(self, job: Job) -> None:
+        if job.done:
+            event = self._waiters.pop(job.id, None)
+            if event is not None:
+                event.set()
+        elif job.state is JobState.QUEUED:
+            await self.dispatcher.notify([Wakeup.of(job)])
