@@ -1,0 +1,141 @@
+"""The composition root: one object that wires storage, jobs, events and webhooks together.
+
+``Dropkit()`` does no I/O. ``async with Dropkit(...) as kit`` opens the database (a SQLite file
+under ``data_dir`` unless ``database_url`` says otherwise), applies migrations and starts job
+dispatch: in this process by default, or through Redis/ARQ to ``dropkit worker`` processes
+when ``redis_url`` is given. Each subsystem can also be built on its own from its dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from dropkit.core.database import Database
+from dropkit.core.errors import ConfigurationError
+from dropkit.core.events import EventBus
+from dropkit.core.jobs import (
+    Dispatcher,
+    JobContext,
+    JobRegistry,
+    Jobs,
+    LocalDispatcher,
+    RetryPolicy,
+)
+from dropkit.core.migrations import Migration, Migrator
+from dropkit.core.schema import CORE_MIGRATIONS
+from dropkit.core.webhooks import Webhooks
+
+__all__ = ["Dropkit"]
+
+
+class Dropkit:
+    """Everything dropkit runs, over one database."""
+
+    def __init__(
+        self,
+        *,
+        database_url: str | None = None,
+        data_dir: str | Path = ".dropkit",
+        redis_url: str | None = None,
+        jobs: JobRegistry | None = None,
+        dispatcher: Dispatcher | None = None,
+        concurrency: int = 8,
+        poll_interval: float = 1.0,
+        sweep_interval: float = 5.0,
+        allow_private_webhooks: bool = False,
+        webhook_retry: RetryPolicy | None = None,
+        webhook_timeout: float = 10.0,
+        migrations: Iterable[Migration] = (),
+        worker_id: str | None = None,
+    ) -> None:
+        if dispatcher is not None and redis_url is not None:
+            raise ConfigurationError("give redis_url or dispatcher, not both")
+        self.data_dir = Path(data_dir)
+        self.database = Database(
+            database_url or f"sqlite:///{(self.data_dir / 'dropkit.db').absolute()}"
+        )
+        self.redis_url = redis_url
+        if dispatcher is None:
+            if redis_url is not None:
+                from dropkit.core.jobs.arq_dispatch import ArqDispatcher
+
+                dispatcher = ArqDispatcher(redis_url)
+            else:
+                dispatcher = LocalDispatcher(
+                    concurrency=concurrency,
+                    poll_interval=poll_interval,
+                    sweep_interval=sweep_interval,
+                )
+        self.registry = JobRegistry()
+        if jobs is not None:
+            self.registry.include(jobs)
+        self.jobs = Jobs(
+            self.database,
+            self.registry,
+            dispatcher=dispatcher,
+            state={"kit": self},
+            worker_id=worker_id,
+        )
+        self.events = EventBus(self.database, self.jobs)
+        self.events.register_jobs(self.registry)
+        self.webhooks = Webhooks(
+            self.database,
+            self.jobs,
+            allow_private=allow_private_webhooks,
+            timeout=webhook_timeout,
+        )
+        self.webhooks.register(self.registry, self.events, retry=webhook_retry)
+        self._migrations = [*CORE_MIGRATIONS, *migrations]
+        self._started = False
+
+    @classmethod
+    def of(cls, ctx: JobContext) -> Dropkit:
+        """The kit a job runs under: ``kit = Dropkit.of(ctx)`` inside a job function."""
+        kit = ctx.state.get("kit")
+        if not isinstance(kit, Dropkit):
+            raise ConfigurationError("this job does not run under a Dropkit")
+        return kit
+
+    async def migrate(self) -> list[Migration]:
+        """Apply missing schema migrations (also done on start)."""
+        return await Migrator(self.database, self._migrations).migrate()
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        await self.database.start()
+        try:
+            await self.migrate()
+            await self.jobs.start()
+        except BaseException:
+            await self.database.aclose()
+            raise
+        self._started = True
+
+    async def aclose(self) -> None:
+        """Stop job dispatch (handing running jobs back), close clients and the database."""
+        if not self._started:
+            return
+        self._started = False
+        try:
+            await self.jobs.aclose()
+        finally:
+            try:
+                await self.webhooks.aclose()
+            finally:
+                await self.database.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
