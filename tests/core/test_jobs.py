@@ -366,3 +366,18 @@ def test_backoff_grows_and_is_capped() -> None:
     samples = [jittered.delay(2, rng) for _ in range(200)]
     assert all(8 <= s <= 16 for s in samples)
     assert max(samples) - min(samples) > 4  # spread out, not all equal
+
+
+async def test_enqueue_many_dedups_keys_within_and_across_batches(jobs: Jobs) -> None:
+    first = await jobs.enqueue(add, {"a": 0}, key="k0")
+    created = await jobs.enqueue_many(
+        add, [{"a": 0}, {"a": 1}, {"a": 1}, {"a": 2}], keys=["k0", "k1", "k1", None]
+    )
+    assert created[0].id == first.id
+    assert created[1].id == created[2].id
+    assert len({j.id for j in created}) == 3
+    assert sum((await jobs.counts()).values()) == 3
+    with pytest.raises(JobError, match="length"):
+        await jobs.enqueue_many(add, [{"a": 1}], keys=[])
+    for job in created:
+        assert (await jobs.wait(job.id, timeout=10)).state is JobState.SUCCEEDED

@@ -21,6 +21,7 @@ from dropkit.core.jobs.models import Job, JobState
 
 __all__ = ["Ledger", "NewJob"]
 
+_CHUNK = 500  # rows per INSERT: 5,500 parameters, far below both engines' limits
 _RUNNING = JobState.RUNNING.value
 _QUEUED = JobState.QUEUED.value
 
@@ -59,37 +60,55 @@ class Ledger:
     async def insert(self, jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
         """Insert jobs; a job whose idempotency key exists yields the existing row.
 
-        Returns ``(job, created)`` pairs in input order.
+        Returns ``(job, created)`` pairs in input order. One multi-row statement per chunk; a
+        single job needs no explicit transaction, since one statement is atomic on its own.
         """
-        now = self.clock()
+        if len(jobs) == 1:
+            return await self._insert_chunk(jobs)
         out: list[tuple[Job, bool]] = []
         async with self.db.transaction():
-            for new in jobs:
-                row = await self.db.fetchrow(
-                    "INSERT INTO dropkit_jobs (id, function, queue, args, state, priority,"
-                    " max_attempts, run_at, idempotency_key, created_at, updated_at)"
-                    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})"
-                    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
-                    new.id or new_job_id(),
-                    new.function,
-                    new.queue,
-                    json.dumps(new.args),
-                    _QUEUED,
-                    new.priority,
-                    new.max_attempts,
-                    new.run_at,
-                    new.idempotency_key,
-                    now,
-                    now,
-                )
-                if row is not None:
-                    out.append((Job.from_row(row), True))
-                    continue
-                existing = await self.db.fetchrow(
-                    "SELECT * FROM dropkit_jobs WHERE idempotency_key = {}", new.idempotency_key
-                )
-                assert existing is not None  # the conflicting row is visible to us
-                out.append((Job.from_row(existing), False))
+            for start in range(0, len(jobs), _CHUNK):
+                out.extend(await self._insert_chunk(jobs[start : start + _CHUNK]))
+        return out
+
+    async def _insert_chunk(self, jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
+        now = self.clock()
+        ids = [new.id or new_job_id() for new in jobs]
+        values: list[Any] = []
+        for job_id, new in zip(ids, jobs, strict=True):
+            values += [
+                job_id,
+                new.function,
+                new.queue,
+                json.dumps(new.args),
+                _QUEUED,
+                new.priority,
+                new.max_attempts,
+                new.run_at,
+                new.idempotency_key,
+                now,
+                now,
+            ]
+        row_sql = f"({_placeholders(11)})"
+        rows = await self.db.fetch(
+            "INSERT INTO dropkit_jobs (id, function, queue, args, state, priority,"
+            " max_attempts, run_at, idempotency_key, created_at, updated_at)"
+            f" VALUES {', '.join([row_sql] * len(jobs))}"
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
+            *values,
+        )
+        created = {row["id"]: Job.from_row(row) for row in rows}
+        out: list[tuple[Job, bool]] = []
+        for job_id, new in zip(ids, jobs, strict=True):
+            job = created.get(job_id)
+            if job is not None:
+                out.append((job, True))
+                continue
+            # The key existed (or repeats within this batch): return the job that holds it.
+            assert new.idempotency_key is not None
+            existing = await self.get_by_key(new.idempotency_key)
+            assert existing is not None  # a conflicting row is committed and visible
+            out.append((existing, False))
         return out
 
     # -- claiming -------------------------------------------------------------------------
