@@ -381,3 +381,41 @@ async def test_enqueue_many_dedups_keys_within_and_across_batches(jobs: Jobs) ->
         await jobs.enqueue_many(add, [{"a": 1}], keys=[])
     for job in created:
         assert (await jobs.wait(job.id, timeout=10)).state is JobState.SUCCEEDED
+
+
+def test_schedules_compute_slots_and_refuse_bad_input() -> None:
+    local = JobRegistry()
+    local.register(add, name="add")
+    every5 = local.schedule("add", cron="*/5 * * * *", args={"a": 1}, name="five")
+    now = datetime(2026, 3, 1, 10, 7, 30, tzinfo=UTC)
+    assert every5.latest_slot(now) == datetime(2026, 3, 1, 10, 5, tzinfo=UTC)
+    exact = datetime(2026, 3, 1, 10, 10, tzinfo=UTC)
+    assert every5.latest_slot(exact) == exact
+    paris = local.schedule(
+        "add", cron="0 9 * * *", args={"a": 1}, name="nine", timezone="Europe/Paris"
+    )
+    assert paris.latest_slot(now).astimezone(UTC) == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    with pytest.raises(ConfigurationError, match="cron"):
+        local.schedule("add", cron="every day", args={"a": 1}, name="bad")
+    with pytest.raises(ConfigurationError, match="timezone"):
+        local.schedule("add", cron="* * * * *", args={"a": 1}, name="tz", timezone="Mars/Base")
+    with pytest.raises(JobArgumentsError):
+        local.schedule("add", cron="* * * * *", args={"a": "x"}, name="args")
+    with pytest.raises(ConfigurationError, match="twice"):
+        local.schedule("add", cron="* * * * *", args={"a": 1}, name="five")
+
+
+async def test_schedules_enqueue_each_slot_once_across_workers(db: Database) -> None:
+    local = JobRegistry()
+    local.register(add, name="add")
+    local.schedule("add", cron="* * * * *", args={"a": 1, "b": 1}, name="minutely")
+    clock_now = datetime(2026, 3, 1, 10, 7, 30, tzinfo=UTC).timestamp()
+    w1 = Jobs(db, local, dispatcher=fast(), clock=lambda: clock_now)
+    w2 = Jobs(db, local, dispatcher=fast(), clock=lambda: clock_now)
+    created = await w1.enqueue_due_schedules() + await w2.enqueue_due_schedules()
+    assert len({j.id for j in created}) == 1
+    assert created[0].idempotency_key == f"schedule:minutely:{int(clock_now - 30)}"
+    assert await w1.enqueue_due_schedules() == []  # the slot is remembered
+    clock_now += 60
+    (later,) = await w2.enqueue_due_schedules()
+    assert later.id != created[0].id

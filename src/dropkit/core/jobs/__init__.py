@@ -5,6 +5,7 @@ from dropkit.core.jobs.dispatch import Dispatcher, LocalDispatcher, Wakeup
 from dropkit.core.jobs.models import Job, JobState
 from dropkit.core.jobs.registry import JobFunction, JobRegistry, RetryPolicy
 from dropkit.core.jobs.runner import JobContext
+from dropkit.core.jobs.schedules import Schedule
 from dropkit.core.jobs.service import Jobs
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "LocalDispatcher",
     "Retry",
     "RetryPolicy",
+    "Schedule",
     "Wakeup",
 ]

@@ -23,6 +23,7 @@ from dropkit.core.errors import (
     JobArgumentsError,
     UnknownJobFunctionError,
 )
+from dropkit.core.jobs.schedules import Schedule
 
 __all__ = ["JobFunction", "JobRegistry", "RetryPolicy"]
 
@@ -137,6 +138,7 @@ class JobRegistry:
 
     def __init__(self, functions: Iterable[JobFunction | JobCallable] = ()) -> None:
         self._functions: dict[str, JobFunction] = {}
+        self._schedules: dict[str, Schedule] = {}
         for item in functions:
             if isinstance(item, JobFunction):
                 self._add(item)
@@ -233,10 +235,45 @@ class JobRegistry:
 
         return decorate(fn) if fn is not None else decorate
 
+    def schedule(
+        self,
+        function: str | JobCallable,
+        *,
+        cron: str,
+        args: Mapping[str, Any] | BaseModel | None = None,
+        name: str | None = None,
+        timezone: str = "UTC",
+    ) -> Schedule:
+        """Run a registered job function at every ``cron`` time (e.g. ``"0 9 * * *"``).
+
+        Arguments are validated now; ``name`` (default: the function's name) keys the runs, so
+        keep it stable across deployments.
+        """
+        registered = self.get(function)
+        schedule = Schedule(
+            name=name or registered.name,
+            function=registered.name,
+            cron=cron,
+            args=registered.validate(args),
+            timezone=timezone,
+        )
+        if schedule.name in self._schedules:
+            raise ConfigurationError(f"schedule {schedule.name!r} is registered twice")
+        self._schedules[schedule.name] = schedule
+        return schedule
+
+    @property
+    def schedules(self) -> list[Schedule]:
+        return list(self._schedules.values())
+
     def include(self, other: JobRegistry) -> None:
-        """Add every function of ``other`` (names must not clash)."""
+        """Add every function and schedule of ``other`` (names must not clash)."""
         for function in other:
             self._add(function)
+        for schedule in other.schedules:
+            if self._schedules.get(schedule.name, schedule) != schedule:
+                raise ConfigurationError(f"schedule {schedule.name!r} is registered twice")
+            self._schedules[schedule.name] = schedule
 
     def get(self, name_or_fn: str | JobCallable) -> JobFunction:
         name = name_or_fn if isinstance(name_or_fn, str) else self.name_of(name_or_fn)

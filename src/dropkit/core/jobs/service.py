@@ -12,7 +12,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -81,6 +81,7 @@ class Jobs:
         self._rng = rng
         self._task_group: TaskGroup | None = None
         self._waiters: dict[str, anyio.Event] = {}
+        self._schedule_slots: dict[str, datetime] = {}
         claim_lease = getattr(self.dispatcher, "claim_lease", 30.0)
         self.runner = JobRunner(
             jobs=self,
@@ -303,8 +304,25 @@ class Jobs:
         await self.dispatcher.notify([Wakeup.of(job)])
         return job
 
+    async def enqueue_due_schedules(self) -> list[Job]:
+        """Enqueue the latest run of every schedule (deduplicated by key across workers)."""
+        now = datetime.fromtimestamp(self.ledger.clock(), UTC)
+        out: list[Job] = []
+        for schedule in self.registry.schedules:
+            slot = schedule.latest_slot(now)
+            if self._schedule_slots.get(schedule.name) == slot:
+                continue
+            out.append(
+                await self.enqueue(
+                    schedule.function, schedule.args, key=schedule.key(slot), run_at=slot
+                )
+            )
+            self._schedule_slots[schedule.name] = slot
+        return out
+
     async def sweep(self) -> int:
-        """Re-drive expired leases (and, for remote dispatch, lost wake-ups)."""
+        """Re-drive expired leases (and, for remote dispatch, lost wake-ups); run schedules."""
+        await self.enqueue_due_schedules()
         rows = await self.ledger.sweep_expired()
         wakeups = [
             Wakeup(r["id"], int(r["attempts"]) + 1, float(r["run_at"]), r["queue"])
