@@ -25,7 +25,9 @@ class StockSynced(Event):
     skus: int
 
 
-@registry.job(retry=RetryPolicy(max_attempts=5, base_delay=0.1, jitter=False))
+@registry.job(
+    name="supplier.sync_stock", retry=RetryPolicy(max_attempts=5, base_delay=0.1, jitter=False)
+)
 async def sync_supplier_stock(ctx: JobContext, supplier: str) -> int:
     """Pretend to call a supplier API that fails once, then publish what changed."""
     if ctx.attempt == 1:

@@ -198,3 +198,24 @@ async def test_concurrent_writers_do_not_fail(database_url: str) -> None:
             assert size == 80  # BEGIN IMMEDIATE serialises writers: no lost updates
         else:
             assert 10 <= size <= 80  # read committed: the guarded UPDATE never double-counts
+
+
+async def test_nested_block_that_fails_rolls_back_only_itself(database_url: str) -> None:
+    async with Database(database_url) as db:
+        await Migrator(db, [WIDGETS_V1]).migrate()
+        async with db.transaction():
+            await db.execute("INSERT INTO widgets (name) VALUES ({})", "outer")
+            with pytest.raises(IntegrityError):
+                async with db.transaction():
+                    await db.execute("INSERT INTO widgets (name) VALUES ({})", "inner")
+                    await db.execute("INSERT INTO widgets (name) VALUES ({})", "outer")
+            await db.execute("INSERT INTO widgets (name) VALUES ({})", "after")
+        names = [r["name"] for r in await db.fetch("SELECT name FROM widgets ORDER BY name")]
+        assert names == ["after", "outer"]
+
+
+async def test_driver_suffix_in_postgres_url_is_accepted(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        return
+    async with Database(database_url.replace("postgresql://", "postgresql+asyncpg://")) as db:
+        assert await db.fetchval("SELECT 1") == 1

@@ -341,3 +341,49 @@ def test_event_types_are_validated() -> None:
     kit.events.subscribe("order.*", handler)
     with pytest.raises(ConfigurationError, match="twice"):
         kit.events.subscribe("order.*", handler)
+
+
+async def test_redirects_fail_at_once(kit: Dropkit, receiver: Receiver) -> None:
+    endpoint = await kit.webhooks.add_endpoint(receiver.url, allow_private=True)
+    receiver.secret = endpoint.secret
+    receiver.script = [(301, {"location": "http://169.254.169.254/"})]
+    await kit.events.publish(ProductCreated(sku="g"))
+
+    async def failed() -> bool:
+        return len(await kit.webhooks.deliveries(state="failed")) == 1
+
+    await wait_for(failed)
+    assert len(receiver.received) == 1
+
+
+async def test_unresolvable_host_is_logged_and_retried(database_url: str, tmp_path: Any) -> None:
+    from dropkit.core.events import EventBus
+    from dropkit.core.jobs import JobRegistry, Jobs, LocalDispatcher
+    from dropkit.core.webhooks import Webhooks
+
+    resolvable = {"yes": True}
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["93.184.215.14"] if resolvable["yes"] else []
+
+    async with Dropkit(database_url=database_url, data_dir=tmp_path) as base:
+        registry = JobRegistry()
+        jobs = Jobs(base.database, registry, dispatcher=LocalDispatcher(poll_interval=0.05))
+        bus = EventBus(base.database, jobs)
+        bus.register_jobs(registry)
+        hooks = Webhooks(base.database, jobs, resolver=resolver)
+        hooks.register(registry, bus, retry=FAST_RETRY)
+        await hooks.add_endpoint("https://shop.example/hook")
+        resolvable["yes"] = False  # the name stops resolving before delivery
+        async with jobs:
+            await bus.publish(ProductCreated(sku="h"))
+
+            async def dead() -> bool:
+                return len(await hooks.deliveries(state="dead")) == 1
+
+            await wait_for(dead)
+        (delivery,) = await hooks.deliveries()
+        attempts = await hooks.attempts(delivery.id)
+        assert len(attempts) == 3
+        assert all("cannot resolve" in (a.error or "") for a in attempts)
+        await hooks.aclose()

@@ -419,3 +419,26 @@ async def test_schedules_enqueue_each_slot_once_across_workers(db: Database) -> 
     clock_now += 60
     (later,) = await w2.enqueue_due_schedules()
     assert later.id != created[0].id
+
+
+@registry.job(name="rich_result")
+async def rich_result(ctx: JobContext) -> dict[str, object]:
+    from decimal import Decimal
+
+    from dropkit.core.money import Money
+
+    return {
+        "price": Money("12.30", "EUR"),
+        "ratio": Decimal("0.25"),
+        "at": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+
+
+async def test_results_may_be_money_decimals_and_datetimes(jobs: Jobs) -> None:
+    done = await jobs.wait((await jobs.enqueue(rich_result)).id, timeout=10)
+    assert done.state is JobState.SUCCEEDED
+    assert done.result == {
+        "price": {"amount": "12.30", "currency": "EUR"},
+        "ratio": "0.25",
+        "at": "2026-01-01T00:00:00Z",
+    }

@@ -108,6 +108,8 @@ class Database:
             self._sqlite_path: Path | None = Path(path)
         elif scheme in ("postgres", "postgresql"):
             self.dialect = "postgres"
+            # SQLAlchemy-style "postgresql+asyncpg://": asyncpg wants the bare scheme.
+            url = f"postgresql://{url.split('://', 1)[1]}"
             self._sqlite_path = None
         else:
             raise ConfigurationError(
@@ -220,14 +222,19 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """Run the block in one transaction; nested blocks join the outer one.
+        """Run the block in one transaction.
 
-        On SQLite the transaction is ``BEGIN IMMEDIATE``: it takes the write lock up front, so
-        concurrent writers queue on the busy timeout instead of failing on lock upgrade.
-        Callbacks registered with :meth:`after_commit` run once the outermost block committed.
+        A nested block runs in a savepoint of the outer transaction: if it raises, only its own
+        writes are undone, and the outer block may catch the error and go on. On SQLite the
+        transaction is ``BEGIN IMMEDIATE``: it takes the write lock up front, so concurrent
+        writers queue on the busy timeout instead of failing on lock upgrade. Callbacks
+        registered with :meth:`after_commit` run once the outermost block committed.
         """
-        outermost = self._after_commit.get() is None
-        token = self._after_commit.set([]) if outermost else None
+        if self.engine.current_transaction.get() is not None:
+            async with self._savepoint():
+                yield
+            return
+        token = self._after_commit.set([])
         tx = self.engine.transaction()
         try:
             try:
@@ -248,15 +255,35 @@ class Database:
                     await tx.__aexit__(None, None, None)
                 except BaseException as exc:
                     raise translate_error(exc) from exc
-            callbacks = self._after_commit.get() if outermost else None
+            callbacks = self._after_commit.get() or []
         finally:
-            if token is not None:
-                self._after_commit.reset(token)
-        for callback in callbacks or ():
+            self._after_commit.reset(token)
+        for callback in callbacks:
             try:
                 await callback()
             except Exception:
                 logger.exception("after-commit callback failed")
+
+    @asynccontextmanager
+    async def _savepoint(self) -> AsyncIterator[None]:
+        outer = self.engine.current_transaction.get()
+        try:
+            savepoint = await outer.savepoint()
+        except BaseException as exc:
+            raise translate_error(exc) from exc
+        try:
+            yield
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await savepoint.rollback_to()
+                except BaseException as cleanup:  # pragma: no cover - rollback failed
+                    raise translate_error(cleanup) from exc
+            raise
+        try:
+            await savepoint.release()
+        except BaseException as exc:
+            raise translate_error(exc) from exc
 
     async def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` after the current transaction commits (now, if there is none).

@@ -14,7 +14,9 @@ aiosqlite, redis, httpx, av) are translated at the boundary so callers catch one
     │   └── MigrationError          a schema migration could not be applied
     ├── JobError                    durable jobs
     │   ├── UnknownJobFunctionError no function registered under that name
-    │   └── JobArgumentsError       arguments are not JSON or fail the function's model
+    │   ├── JobArgumentsError       arguments are not JSON or fail the function's model
+    │   ├── Retry                   raised by a job: run me again later (jobs.control)
+    │   └── Abort                   raised by a job: fail now, no retry (jobs.control)
     ├── EventError                  domain events and subscribers
     ├── WebhookError                outbound webhooks
     │   ├── UnsafeTargetError       URL resolves to a private/loopback/link-local address

@@ -2,8 +2,8 @@
 
 Each component (``core``, ``commerce``, ``media``...) owns a chain of :class:`Migration` steps
 numbered 1, 2, 3... Each step is frozen once released: it is SQL written with a few dialect
-tokens (``{json}``, ``{ts}``, ``{bool}``, ``{true}``, ``{false}``, ``{serial}``), or a Python
-callable for data changes. The migrator records applied steps in ``dropkit_schema_migrations``
+tokens (``{json}``, ``{ts}``, ``{bool}``, ``{true}``, ``{false}``, ``{serial}``, ``{bigint}``,
+``{decimal}``; a literal brace is doubled, ``'{{}}'``), or a Python callable for data changes. The migrator records applied steps in ``dropkit_schema_migrations``
 and applies the missing ones in order, each in its own transaction, under a lock (PostgreSQL
 advisory lock; SQLite's write lock) so several processes starting at once migrate exactly once.
 

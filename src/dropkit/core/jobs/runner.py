@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from pydantic import BaseModel
+from pydantic import PydanticSchemaGenerationError, TypeAdapter
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from dropkit.core.database import Database
 from dropkit.core.errors import JobArgumentsError, StorageError, UnknownJobFunctionError
@@ -69,10 +70,17 @@ def _describe(exc: BaseException) -> str:
 
 
 def _jsonable(result: Any) -> Any:
-    if isinstance(result, BaseModel):
-        return result.model_dump(mode="json")
-    json.dumps(result)
-    return result
+    """JSON form of a job's result: models, Money, Decimal, datetime... as pydantic dumps them."""
+
+    def fallback(value: Any) -> Any:
+        return TypeAdapter(type(value)).dump_python(value, mode="json")
+
+    try:
+        data = to_jsonable_python(result, fallback=fallback)
+    except (PydanticSerializationError, PydanticSchemaGenerationError) as exc:
+        raise TypeError(str(exc)) from exc
+    json.dumps(data)
+    return data
 
 
 Notify = Callable[[Job], Awaitable[None]]

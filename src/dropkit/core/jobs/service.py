@@ -301,7 +301,12 @@ class Jobs:
                 f"job {job_id} is {current.state.value}; only failed, dead or cancelled jobs "
                 "can be retried"
             )
-        await self.dispatcher.notify([Wakeup.of(job)])
+        wakeups = [Wakeup.of(job)]
+
+        async def wake() -> None:
+            await self.dispatcher.notify(wakeups)
+
+        await self.database.after_commit(wake)
         return job
 
     async def enqueue_due_schedules(self) -> list[Job]:

@@ -35,7 +35,8 @@ __all__ = ["DEFAULT_WEBHOOK_RETRY", "DELIVER_WEBHOOK_JOB", "Webhooks"]
 
 DELIVER_WEBHOOK_JOB = "dropkit.webhooks.deliver"
 
-#: About a day and a half of retries: 5 s, 30 s, 3 min, 18 min, 1.8 h, 6 h, 6 h.
+#: Eight attempts over about 14 hours: waits of 5 s, 30 s, 3 min, 18 min, 1.8 h, 6 h, 6 h
+#: (each drawn from [wait/2, wait] by the jitter).
 DEFAULT_WEBHOOK_RETRY = RetryPolicy(max_attempts=8, base_delay=5, factor=6, max_delay=6 * 3600)
 
 _RETRYABLE_4XX = frozenset({408, 429})
@@ -88,14 +89,14 @@ class Webhooks:
         self._resolver = resolver
         self._clock = clock
         self._clients: dict[bool, httpx.AsyncClient] = {}
+        self._retry = DEFAULT_WEBHOOK_RETRY
 
     def register(
         self, registry: JobRegistry, bus: EventBus, *, retry: RetryPolicy | None = None
     ) -> None:
         """Hook into the event bus and add the delivery job (done by ``Dropkit``)."""
-        registry.register(
-            self._deliver, name=DELIVER_WEBHOOK_JOB, retry=retry or DEFAULT_WEBHOOK_RETRY
-        )
+        self._retry = retry or DEFAULT_WEBHOOK_RETRY
+        registry.register(self._deliver, name=DELIVER_WEBHOOK_JOB, retry=self._retry)
         bus.add_fanout(self._fan_out)
 
     def _client(self, allow_private: bool) -> httpx.AsyncClient:
@@ -330,7 +331,7 @@ class Webhooks:
             retry_after = retry_after_seconds(response.headers.get("retry-after"), now=time.time())
         except UnsafeTargetError as exc:
             error, unsafe = str(exc), True
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, WebhookError) as exc:  # network errors, unresolvable host
             error = f"{type(exc).__name__}: {exc}"
         duration_ms = (time.perf_counter() - started) * 1000
         await self._log_attempt(delivery, ctx.attempt, status, duration_ms, error, excerpt)
@@ -339,7 +340,9 @@ class Webhooks:
             await self._settle(delivery_id, DeliveryState.DELIVERED, status, None)
             return status
         reason = error or f"receiver answered HTTP {status}"
-        client_error = status is not None and 400 <= status < 500 and status not in _RETRYABLE_4XX
+        # Redirects are not followed (a redirect could point anywhere): like a 4xx other than
+        # 408/429, resending the same request cannot succeed, so it fails now.
+        client_error = status is not None and 300 <= status < 500 and status not in _RETRYABLE_4XX
         if unsafe or client_error:
             await self._settle(delivery_id, DeliveryState.FAILED, status, reason)
             raise Abort(reason)
@@ -347,9 +350,9 @@ class Webhooks:
             await self._settle(delivery_id, DeliveryState.DEAD, status, reason)
         else:
             await self._settle(delivery_id, DeliveryState.PENDING, status, reason)
-        if retry_after is not None:
-            raise Retry(reason, after=retry_after)
-        raise WebhookError(reason)
+        # Retry-After is a floor, never a shortcut: "Retry-After: 0" keeps the backoff.
+        backoff = self._retry.delay(ctx.attempt)
+        raise Retry(reason, after=max(backoff, retry_after or 0.0))
 
     async def _log_attempt(
         self,
