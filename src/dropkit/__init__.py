@@ -2,11 +2,10 @@
 
 import logging
 
-__version__ = "0.1.0"
+from dropkit._version import __version__
+from dropkit.kit import Dropkit
 
 # A library logs to its own logger and leaves handlers to the application.
 logging.getLogger("dropkit").addHandler(logging.NullHandler())
-
-from dropkit.kit import Dropkit
 
 __all__ = ["Dropkit", "__version__"]

@@ -267,6 +267,7 @@ class Database:
     @asynccontextmanager
     async def _savepoint(self) -> AsyncIterator[None]:
         outer = self.engine.current_transaction.get()
+        assert outer is not None
         try:
             savepoint = await outer.savepoint()
         except BaseException as exc:

@@ -1,11 +1,12 @@
 """Versioned, in-place schema migrations.
 
 Each component (``core``, ``commerce``, ``media``...) owns a chain of :class:`Migration` steps
-numbered 1, 2, 3... Each step is frozen once released: it is SQL written with a few dialect
-tokens (``{json}``, ``{ts}``, ``{bool}``, ``{true}``, ``{false}``, ``{serial}``, ``{bigint}``,
-``{decimal}``; a literal brace is doubled, ``'{{}}'``), or a Python callable for data changes. The migrator records applied steps in ``dropkit_schema_migrations``
-and applies the missing ones in order, each in its own transaction, under a lock (PostgreSQL
-advisory lock; SQLite's write lock) so several processes starting at once migrate exactly once.
+numbered 1, 2, 3... Each step is frozen once released: it is SQL written with a few dialect tokens
+(``{json}``, ``{ts}``, ``{bool}``, ``{true}``, ``{false}``, ``{serial}``, ``{bigint}``,
+``{decimal}``; a literal brace is doubled, ``'{{}}'``), or a Python callable for data changes. The
+migrator records applied steps in ``dropkit_schema_migrations`` and applies the missing ones in
+order, each in its own transaction, under a lock (PostgreSQL advisory lock; SQLite's write lock) so
+several processes starting at once migrate exactly once.
 
 Piccolo's own migration machinery needs a ``piccolo_conf.py`` and a global engine, which a
 library embedded in someone else's app cannot ask for; this runner is small and explicit instead.

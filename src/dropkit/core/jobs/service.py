@@ -6,6 +6,7 @@ dispatcher is told only after commit, so a worker never looks for a row it canno
 
 from __future__ import annotations
 
+import builtins
 import os
 import random
 import socket
@@ -309,10 +310,10 @@ class Jobs:
         await self.database.after_commit(wake)
         return job
 
-    async def enqueue_due_schedules(self) -> list[Job]:
+    async def enqueue_due_schedules(self) -> builtins.list[Job]:
         """Enqueue the latest run of every schedule (deduplicated by key across workers)."""
         now = datetime.fromtimestamp(self.ledger.clock(), UTC)
-        out: list[Job] = []
+        out: builtins.list[Job] = []
         for schedule in self.registry.schedules:
             slot = schedule.latest_slot(now)
             if self._schedule_slots.get(schedule.name) == slot:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from dropkit import __version__
+from dropkit._version import __version__
 from dropkit.core.database import Database
 from dropkit.core.errors import ConflictError, NotFoundError, UnsafeTargetError, WebhookError
 from dropkit.core.events.bus import EventBus
