@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,6 +39,22 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_sqlite_threads() -> Iterator[None]:
+    """An unclosed aiosqlite connection keeps a non-daemon thread: the run would hang at exit."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [
+        t
+        for t in threading.enumerate()
+        if t not in before and "_connection_worker_thread" in t.name
+    ]
+    for thread in leaked:
+        thread.join(timeout=2)
+    alive = [t.name for t in leaked if t.is_alive()]
+    assert not alive, f"aiosqlite connections left open: {alive}"
 
 
 def _with_database(url: str, name: str) -> str:

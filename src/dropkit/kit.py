@@ -21,6 +21,7 @@ from dropkit.core.jobs import (
     JobContext,
     JobRegistry,
     Jobs,
+    LedgerOnlyDispatcher,
     LocalDispatcher,
     RetryPolicy,
 )
@@ -31,8 +32,39 @@ from dropkit.core.webhooks import Webhooks
 __all__ = ["Dropkit"]
 
 
+def _dispatcher(
+    redis_url: str | None,
+    *,
+    run_jobs: bool,
+    concurrency: int,
+    poll_interval: float,
+    sweep_interval: float,
+) -> Dispatcher:
+    """Where jobs run: here (rung through Redis if given), or elsewhere (rung, or polled)."""
+    if redis_url is None:
+        if not run_jobs:
+            return LedgerOnlyDispatcher()
+        return LocalDispatcher(
+            concurrency=concurrency, poll_interval=poll_interval, sweep_interval=sweep_interval
+        )
+    from dropkit.core.jobs.arq_dispatch import ArqDispatcher, ArqWorkerDispatcher
+
+    if not run_jobs:
+        return ArqDispatcher(redis_url)
+    return ArqWorkerDispatcher(
+        redis_url,
+        concurrency=concurrency,
+        poll_interval=poll_interval,
+        sweep_interval=sweep_interval,
+    )
+
+
 class Dropkit:
-    """Everything dropkit runs, over one database."""
+    """Everything dropkit runs, over one database.
+
+    Jobs run in this process by default. With ``redis_url`` this process only enqueues and
+    rings ``dropkit worker`` processes, unless ``run_jobs=True`` (what the worker itself uses).
+    """
 
     def __init__(
         self,
@@ -42,6 +74,7 @@ class Dropkit:
         redis_url: str | None = None,
         jobs: JobRegistry | None = None,
         dispatcher: Dispatcher | None = None,
+        run_jobs: bool | None = None,
         concurrency: int = 8,
         poll_interval: float = 1.0,
         sweep_interval: float = 5.0,
@@ -59,16 +92,13 @@ class Dropkit:
         )
         self.redis_url = redis_url
         if dispatcher is None:
-            if redis_url is not None:
-                from dropkit.core.jobs.arq_dispatch import ArqDispatcher
-
-                dispatcher = ArqDispatcher(redis_url)
-            else:
-                dispatcher = LocalDispatcher(
-                    concurrency=concurrency,
-                    poll_interval=poll_interval,
-                    sweep_interval=sweep_interval,
-                )
+            dispatcher = _dispatcher(
+                redis_url,
+                run_jobs=redis_url is None if run_jobs is None else run_jobs,
+                concurrency=concurrency,
+                poll_interval=poll_interval,
+                sweep_interval=sweep_interval,
+            )
         self.registry = JobRegistry()
         if jobs is not None:
             self.registry.include(jobs)

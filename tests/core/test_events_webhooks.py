@@ -366,7 +366,8 @@ async def test_unresolvable_host_is_logged_and_retried(database_url: str, tmp_pa
     async def resolver(host: str, port: int) -> list[str]:
         return ["93.184.215.14"] if resolvable["yes"] else []
 
-    async with Dropkit(database_url=database_url, data_dir=tmp_path) as base:
+    # The base kit only provides the migrated database: it must not run the jobs itself.
+    async with Dropkit(database_url=database_url, data_dir=tmp_path, run_jobs=False) as base:
         registry = JobRegistry()
         jobs = Jobs(base.database, registry, dispatcher=LocalDispatcher(poll_interval=0.05))
         bus = EventBus(base.database, jobs)

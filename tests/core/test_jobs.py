@@ -237,9 +237,11 @@ async def test_cancel_queued_and_running(jobs: Jobs) -> None:
     assert cancelled.state is JobState.CANCELLED
     running = await jobs.enqueue(sleeper, {"seconds": 30})
     with anyio.fail_after(10):
-        while (await jobs.get(running.id)).state is not JobState.RUNNING:
+        while (await jobs.get(running.id)).progress is None:
             await anyio.sleep(0.02)
-    assert (await jobs.get(running.id)).progress == {"stage": "sleeping"}
+    current = await jobs.get(running.id)
+    assert current.state is JobState.RUNNING
+    assert current.progress == {"stage": "sleeping"}
     await jobs.cancel(running.id)
     done = await jobs.wait(running.id, timeout=10)
     assert done.state is JobState.CANCELLED

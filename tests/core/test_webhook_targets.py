@@ -363,7 +363,7 @@ async def serving(hits: list[str]) -> AsyncIterator[int]:
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.serve, [private_sock, public_sock])
             with anyio.fail_after(10):
-                while not server.started:  # noqa: ASYNC110 - uvicorn offers only a flag
+                while not server.started:
                     await anyio.sleep(0.01)
             try:
                 yield port

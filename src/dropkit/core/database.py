@@ -79,6 +79,10 @@ def translate_error(exc: BaseException) -> BaseException:
     return exc
 
 
+async def _no_reset(connection: Any) -> None:
+    """asyncpg pool ``reset`` hook that does nothing (see :meth:`Database.start`)."""
+
+
 class Database:
     """One database (SQLite file or PostgreSQL) shared by the subsystems of a dropkit.
 
@@ -151,22 +155,30 @@ class Database:
             self._engine = PooledSQLiteEngine(str(self._sqlite_path), pool_size=self._pool_size)
             return
         try:
-            from piccolo.engine.postgres import PostgresEngine
+            from dropkit.core.postgres_engine import QuietPostgresEngine
         except ImportError as exc:  # pragma: no cover - only without the postgres extra
             raise MissingDependencyError("asyncpg", "postgres") from exc
         settings: dict[str, str] = {"application_name": "dropkit"}
         if self._statement_timeout:
             settings["statement_timeout"] = str(int(self._statement_timeout * 1000))
-        engine = PostgresEngine(
+        engine = QuietPostgresEngine(
             config={"dsn": self.url, "server_settings": settings}, extensions=()
         )
         try:
-            await engine.start_connection_pool(min_size=1, max_size=self._pool_size)
+            # dropkit keeps no session state (advisory locks are transaction-scoped), so the
+            # reset query asyncpg runs on every release is skipped: ~15% of a job's CPU.
+            await engine.start_connection_pool(
+                min_size=1, max_size=self._pool_size, reset=_no_reset
+            )
         except Exception as exc:
             raise StorageError(
                 f"cannot connect to PostgreSQL at {self._safe_url()}: {exc}"
             ) from exc
         self._engine = engine
+        version = int(await self.fetchval("SHOW server_version_num"))
+        if version < 120000:
+            await self.aclose()
+            raise ConfigurationError(f"dropkit needs PostgreSQL 12 or newer, found {version}")
 
     async def aclose(self) -> None:
         """Close the pool; idempotent."""

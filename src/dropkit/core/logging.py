@@ -49,14 +49,14 @@ class JsonFormatter(logging.Formatter):
     """Formats each record as one line of JSON: ts, level, logger, msg, extras, exc."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = _extras(record)
-        # The standard keys win over extras of the same name: consumers rely on them.
-        data.update(
-            ts=_timestamp(record),
-            level=record.levelname,
-            logger=record.name,
-            msg=record.getMessage(),
-        )
+        data: dict[str, Any] = {
+            "ts": _timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in _extras(record).items():
+            data.setdefault(key, value)  # standard keys win: consumers rely on them
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:

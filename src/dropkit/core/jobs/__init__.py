@@ -1,7 +1,7 @@
 """Durable jobs: a database ledger, leases, retries, dead letters, local or ARQ dispatch."""
 
 from dropkit.core.jobs.control import Abort, Retry
-from dropkit.core.jobs.dispatch import Dispatcher, LocalDispatcher, Wakeup
+from dropkit.core.jobs.dispatch import Dispatcher, LedgerOnlyDispatcher, LocalDispatcher, Wakeup
 from dropkit.core.jobs.models import Job, JobState
 from dropkit.core.jobs.registry import JobFunction, JobRegistry, RetryPolicy
 from dropkit.core.jobs.runner import JobContext
@@ -17,6 +17,7 @@ __all__ = [
     "JobRegistry",
     "JobState",
     "Jobs",
+    "LedgerOnlyDispatcher",
     "LocalDispatcher",
     "Retry",
     "RetryPolicy",

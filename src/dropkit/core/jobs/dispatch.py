@@ -22,7 +22,7 @@ from dropkit.core.jobs.models import Job
 if TYPE_CHECKING:
     from dropkit.core.jobs.service import Jobs
 
-__all__ = ["Dispatcher", "LocalDispatcher", "Wakeup"]
+__all__ = ["Dispatcher", "LedgerOnlyDispatcher", "LocalDispatcher", "Wakeup"]
 
 logger = logging.getLogger("dropkit.jobs")
 
@@ -95,7 +95,11 @@ class LocalDispatcher:
 
     async def notify(self, wakeups: Sequence[Wakeup]) -> None:
         if any(w.queue in self.queues for w in wakeups):
-            self._wake.set()
+            self.wake()
+
+    def wake(self) -> None:
+        """Look at the ledger now instead of at the next poll."""
+        self._wake.set()
 
     async def aclose(self) -> None:
         self._jobs = None
@@ -153,3 +157,22 @@ class LocalDispatcher:
                 await jobs.sweep()
             except StorageError:
                 logger.exception("sweeping expired leases failed; retrying")
+
+
+class LedgerOnlyDispatcher:
+    """Writes jobs to the ledger and wakes nobody: workers sharing the database poll for them.
+
+    For processes that enqueue but never run jobs (a web app beside ``dropkit worker``
+    processes on the same database, operator commands).
+    """
+
+    executes_locally = False
+
+    async def start(self, jobs: Jobs, task_group: TaskGroup) -> None:
+        return None
+
+    async def notify(self, wakeups: Sequence[Wakeup]) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
