@@ -29,7 +29,7 @@ from dropkit.app.cli import app
 from dropkit.app.settings import Settings, load_object, load_settings
 from dropkit.core.database import Database
 from dropkit.core.errors import ConfigurationError, WebhookVerificationError
-from dropkit.core.events import Event
+from dropkit.core.events import Event, StoredEvent
 from dropkit.core.jobs import JobContext, JobRegistry, Jobs, JobState, Wakeup
 
 DROPKIT = Path(sys.executable).parent / "dropkit"
@@ -382,6 +382,35 @@ def test_worker_in_process(tmp_path: Path) -> None:
             assert (await kit.events.get(event_id)).dispatched_at is not None
 
     anyio.run(check)
+
+
+SUBSCRIBER_RUNS: list[str] = []
+
+
+async def on_restocked(event: StoredEvent) -> None:
+    SUBSCRIBER_RUNS.append(event.id)
+
+
+def app_setup(kit: Dropkit) -> None:
+    """What an application passes as ``--app``: wiring shared by the app and its workers."""
+    kit.events.subscribe(Restocked, on_restocked, name="tests.on_restocked")
+
+
+def test_worker_runs_subscribers_registered_by_app_setup(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+
+    async def publish() -> str:
+        async with Dropkit(database_url=url, dispatcher=NoDispatch()) as kit:
+            return (await kit.events.publish(Restocked())).id
+
+    event_id = anyio.run(publish)
+    result = invoke("worker", "--burst", "--database-url", url, "--app", f"{__name__}:app_setup")
+    assert result.exit_code == 0, result.output
+    assert event_id in SUBSCRIBER_RUNS
+    assert_clean_error(
+        invoke("worker", "--burst", "--database-url", url, "--app", f"{__name__}:SUBSCRIBER_RUNS"),
+        "not callable",
+    )
 
 
 def test_worker_with_a_bad_import_path_is_a_clean_error(tmp_path: Path) -> None:
