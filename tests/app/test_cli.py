@@ -13,12 +13,11 @@ import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from anyio.abc import TaskGroup
 from starlette.requests import Request
 from starlette.responses import Response
 from typer.testing import CliRunner, Result
@@ -30,7 +29,7 @@ from dropkit.app.settings import Settings, load_object, load_settings
 from dropkit.core.database import Database
 from dropkit.core.errors import ConfigurationError, WebhookVerificationError
 from dropkit.core.events import Event, StoredEvent
-from dropkit.core.jobs import JobContext, JobRegistry, Jobs, JobState, Wakeup
+from dropkit.core.jobs import JobContext, JobRegistry, Jobs, JobState, LedgerOnlyDispatcher
 
 DROPKIT = Path(sys.executable).parent / "dropkit"
 
@@ -47,19 +46,8 @@ async def later(ctx: JobContext) -> None:
     return None
 
 
-class NoDispatch:
-    """Writes jobs to the ledger only, so the CLI under test is the one to act on them."""
-
-    executes_locally = False
-
-    async def start(self, jobs: Jobs, task_group: TaskGroup) -> None:
-        return None
-
-    async def notify(self, wakeups: Sequence[Wakeup]) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
+# Writes jobs to the ledger only, so the CLI under test is the one to act on them.
+NoDispatch = LedgerOnlyDispatcher
 
 
 @pytest.fixture(autouse=True)
