@@ -219,3 +219,54 @@ async def test_driver_suffix_in_postgres_url_is_accepted(database_url: str) -> N
         return
     async with Database(database_url.replace("postgresql://", "postgresql+asyncpg://")) as db:
         assert await db.fetchval("SELECT 1") == 1
+
+
+async def test_cancel_while_waiting_for_the_write_lock_loses_nothing(database_url: str) -> None:
+    async with Database(database_url, pool_size=3) as db:
+        await Migrator(db, [WIDGETS_V1]).migrate()
+        holding = anyio.Event()
+
+        async def hold_lock() -> None:
+            async with db.transaction():
+                await db.execute("INSERT INTO widgets (name) VALUES ({})", "holder")
+                if db.dialect == "postgres":  # make the waiter wait on PostgreSQL too
+                    await db.execute("LOCK TABLE widgets IN EXCLUSIVE MODE")
+                holding.set()
+                await anyio.sleep(1)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold_lock)
+            await holding.wait()
+            with anyio.move_on_after(0.2):
+                async with db.transaction():  # waits for the lock, then is cancelled
+                    await db.execute("INSERT INTO widgets (name) VALUES ({})", "cancelled")
+        for name in ("after-1", "after-2", "after-3"):
+            await db.execute("INSERT INTO widgets (name) VALUES ({})", name)
+        names = [r["name"] for r in await db.fetch("SELECT name FROM widgets ORDER BY name")]
+        assert names == ["after-1", "after-2", "after-3", "holder"]
+        assert not db.in_transaction
+
+
+async def test_failed_commit_releases_everything(database_url: str) -> None:
+    async with Database(database_url, pool_size=2) as db:
+        if db.dialect == "postgres":
+            await db.execute_ddl(
+                "CREATE TABLE codes (code TEXT, CONSTRAINT codes_unique UNIQUE (code)"
+                " DEFERRABLE INITIALLY DEFERRED)"
+            )
+        else:
+            await db.execute_ddl(
+                "CREATE TABLE codes (code TEXT PRIMARY KEY, parent TEXT REFERENCES codes (code)"
+                " DEFERRABLE INITIALLY DEFERRED)"
+            )
+        for _ in range(5):  # more failures than connections in the pool
+            with pytest.raises(IntegrityError):
+                async with db.transaction():
+                    if db.dialect == "postgres":
+                        await db.execute("INSERT INTO codes (code) VALUES ('a'), ('a')")
+                    else:
+                        await db.execute("INSERT INTO codes (code, parent) VALUES ('a', 'zz')")
+            assert not db.in_transaction
+        async with db.transaction():
+            await db.execute("INSERT INTO codes (code) VALUES ('ok')")
+        assert await db.fetchval("SELECT COUNT(*) FROM codes") == 1

@@ -33,7 +33,9 @@ class _PooledTransaction(SQLiteTransaction):
         try:
             await self.begin()  # type: ignore[no-untyped-call]
         except BaseException:
-            await self.engine.release(self.connection)
+            # A cancelled BEGIN IMMEDIATE still runs later in aiosqlite's thread: the connection
+            # may end up inside a transaction nobody owns, so it is closed, never reused.
+            await self.engine.release(self.connection, broken=True)
             raise
         self.context = self.engine.current_transaction.set(self)
         return self
