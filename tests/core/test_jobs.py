@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -31,6 +31,7 @@ from dropkit.core.jobs import (
     LocalDispatcher,
     Retry,
     RetryPolicy,
+    Wakeup,
 )
 
 registry = JobRegistry()
@@ -444,3 +445,46 @@ async def test_results_may_be_money_decimals_and_datetimes(jobs: Jobs) -> None:
         "ratio": "0.25",
         "at": "2026-01-01T00:00:00Z",
     }
+
+
+async def test_cancel_request_survives_a_failing_attempt(db: Database) -> None:
+    ledger_jobs = Jobs(db, registry, dispatcher=fast())
+    job = await ledger_jobs.enqueue(add, {"a": 1})
+    assert await ledger_jobs.ledger.claim(job.id, worker_id="w", lease=30) is not None
+    flagged = await ledger_jobs.cancel(job.id)  # the worker is elsewhere: only a flag
+    assert flagged.state is JobState.RUNNING and flagged.cancel_requested
+    # The attempt then fails before the worker saw the flag: no retry, the job is cancelled.
+    ended = await ledger_jobs.ledger.reschedule(job.id, "w", error="boom", run_at=0)
+    assert ended is not None and ended.state is JobState.CANCELLED
+    # Same when the worker dies instead and the sweeper finds the expired lease.
+    other = await ledger_jobs.enqueue(add, {"a": 2})
+    await ledger_jobs.ledger.claim(other.id, worker_id="w", lease=0.01)
+    await ledger_jobs.cancel(other.id)
+    await anyio.sleep(0.05)
+    await ledger_jobs.sweep()
+    assert (await ledger_jobs.get(other.id)).state is JobState.CANCELLED
+
+
+class FlakyDispatcher(LocalDispatcher):
+    """A dispatcher whose wake-ups blow up now and then (a bug, a broken plugin)."""
+
+    async def notify(self, wakeups: Sequence[Wakeup]) -> None:
+        raise RuntimeError("wake-up failed")
+
+
+async def test_errors_in_background_loops_never_cancel_the_host(db: Database) -> None:
+    ghost = Jobs(db, registry, dispatcher=fast(), worker_id="ghost")
+    job = await ghost.enqueue(add, {"a": 1})
+    await ghost.ledger.claim(job.id, worker_id="ghost", lease=0.01)  # the sweeper will re-drive
+    dispatcher = FlakyDispatcher(concurrency=2, poll_interval=0.05, sweep_interval=0.05)
+    async with Jobs(db, registry, dispatcher=dispatcher) as service:
+        await anyio.sleep(0.4)  # several sweeps hit the failing notify meanwhile
+        done = await service.wait(job.id, timeout=10)  # the poll loop still runs it
+        assert done.state is JobState.SUCCEEDED
+
+
+def test_schedules_that_never_fire_are_refused() -> None:
+    local = JobRegistry()
+    local.register(add, name="add")
+    with pytest.raises(ConfigurationError, match="never fires"):
+        local.schedule("add", cron="0 0 30 2 *", args={"a": 1}, name="feb30")

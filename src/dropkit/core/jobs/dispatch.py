@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
-from dropkit.core.errors import ConfigurationError, StorageError
+from dropkit.core.errors import ConfigurationError
 from dropkit.core.jobs.models import Job
 
 if TYPE_CHECKING:
@@ -120,8 +120,9 @@ class LocalDispatcher:
                         worker_id=jobs.worker_id,
                         lease=self.claim_lease,
                     )
-                except StorageError:
+                except Exception:  # a background loop must never die (nor cancel its host)
                     logger.exception("claiming jobs failed; retrying")
+                    await anyio.sleep(self.poll_interval)
                 for job in claimed:
                     self._running += 1
                     task_group.start_soon(self._run_one, job)
@@ -131,7 +132,8 @@ class LocalDispatcher:
             if free > len(claimed):
                 try:
                     due = await ledger.next_run_at(self.queues)
-                except StorageError:
+                except Exception:
+                    logger.exception("reading the next due time failed")
                     due = None
                 if due is not None:
                     timeout = min(timeout, max(0.0, due - ledger.clock()))
@@ -155,8 +157,8 @@ class LocalDispatcher:
             await anyio.sleep(self.sweep_interval)
             try:
                 await jobs.sweep()
-            except StorageError:
-                logger.exception("sweeping expired leases failed; retrying")
+            except Exception:  # a background loop must never die (nor cancel its host)
+                logger.exception("sweeping failed; retrying")
 
 
 class LedgerOnlyDispatcher:

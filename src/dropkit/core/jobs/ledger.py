@@ -117,8 +117,8 @@ class Ledger:
         now = self.clock()
         return (
             "state = {}, attempts = attempts + 1, worker_id = {}, lease_expires_at = {},"
-            " started_at = {}, updated_at = {}, cancel_requested = {}",
-            [_RUNNING, worker_id, now + lease, now, now, False],
+            " started_at = {}, updated_at = {}",
+            [_RUNNING, worker_id, now + lease, now, now],
         )
 
     async def claim_batch(
@@ -215,12 +215,20 @@ class Ledger:
     async def reschedule(
         self, job_id: str, worker_id: str, *, error: str, run_at: float, refund: bool = False
     ) -> Job | None:
-        """Back to ``queued`` at ``run_at``; ``refund`` gives the attempt back (shutdown)."""
+        """Back to ``queued`` at ``run_at``; ``refund`` gives the attempt back (shutdown).
+
+        A job whose cancellation was requested meanwhile ends ``cancelled`` instead: a cancel
+        request is never lost to a retry.
+        """
         return await self._finish(
             job_id,
             worker_id,
-            "state = {}, last_error = {}, run_at = {}, attempts = attempts - {}",
+            "state = CASE WHEN cancel_requested THEN {} ELSE {} END,"
+            " finished_at = CASE WHEN cancel_requested THEN CAST({} AS DOUBLE PRECISION)"
+            " ELSE NULL END, last_error = {}, run_at = {}, attempts = attempts - {}",
+            JobState.CANCELLED.value,
             _QUEUED,
+            self.clock(),
             error,
             run_at,
             1 if refund else 0,
@@ -325,12 +333,14 @@ class Ledger:
         """Re-drive jobs whose lease expired (their worker died); dead when out of attempts."""
         now = self.clock()
         return await self.db.fetch(
-            "UPDATE dropkit_jobs SET state = CASE WHEN attempts >= max_attempts THEN {} ELSE {}"
-            " END, finished_at = CASE WHEN attempts >= max_attempts"
+            "UPDATE dropkit_jobs SET state = CASE WHEN cancel_requested THEN {}"
+            " WHEN attempts >= max_attempts THEN {} ELSE {}"
+            " END, finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts"
             " THEN CAST({} AS DOUBLE PRECISION) ELSE NULL END,"
             " worker_id = NULL, lease_expires_at = NULL, run_at = {}, updated_at = {},"
             " last_error = {} WHERE state = {} AND lease_expires_at < {}"
             " RETURNING id, state, attempts, run_at, queue",
+            JobState.CANCELLED.value,
             JobState.DEAD.value,
             _QUEUED,
             now,

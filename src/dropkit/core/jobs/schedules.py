@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from dropkit.core.errors import ConfigurationError
 
@@ -34,7 +34,12 @@ class Schedule:
             raise ConfigurationError(
                 f"schedule {self.name!r}: invalid cron expression {self.cron!r}"
             )
-        self.zone()
+        try:  # valid syntax that never fires ("0 0 30 2 *") fails here, not in the sweeper
+            croniter(self.cron, datetime(2000, 1, 1, tzinfo=self.zone())).get_next(datetime)
+        except (CroniterBadDateError, CroniterBadCronError) as exc:
+            raise ConfigurationError(
+                f"schedule {self.name!r}: {self.cron!r} never fires ({exc})"
+            ) from exc
 
     def zone(self) -> tzinfo:
         try:
