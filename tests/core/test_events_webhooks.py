@@ -21,8 +21,10 @@ from starlette.routing import Route
 from dropkit import Dropkit
 from dropkit.core.errors import (
     ConfigurationError,
+    ConflictError,
     NotFoundError,
     UnsafeTargetError,
+    WebhookError,
     WebhookVerificationError,
 )
 from dropkit.core.events import Event, StoredEvent
@@ -55,6 +57,7 @@ class Receiver:
     received: list[dict[str, Any]] = field(default_factory=list)
     verified: list[bool] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    body: str | None = None
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
@@ -66,6 +69,8 @@ class Receiver:
             self.verified.append(False)
         self.received.append({"headers": dict(request.headers), "body": json.loads(body)})
         status, headers = self.script.pop(0) if self.script else (200, {})
+        if self.body is not None:
+            return Response(self.body, status_code=status, headers=headers)
         return JSONResponse({"ok": status < 300}, status_code=status, headers=headers)
 
 
@@ -388,3 +393,92 @@ async def test_unresolvable_host_is_logged_and_retried(database_url: str, tmp_pa
         assert len(attempts) == 3
         assert all("cannot resolve" in (a.error or "") for a in attempts)
         await hooks.aclose()
+
+
+async def test_replaying_a_dead_delivery_job_sends_again(kit: Dropkit, receiver: Receiver) -> None:
+    endpoint = await kit.webhooks.add_endpoint(receiver.url, allow_private=True)
+    receiver.secret = endpoint.secret
+    receiver.script = [(500, {})] * 3
+    await kit.events.publish(ProductCreated(sku="replay"))
+
+    async def dead() -> bool:
+        return len(await kit.webhooks.deliveries(state="dead")) == 1
+
+    await wait_for(dead)
+    (delivery,) = await kit.webhooks.deliveries()
+    assert delivery.job_id is not None
+    await kit.jobs.retry(delivery.job_id)  # the generic dead-letter replay, not redeliver()
+
+    async def delivered() -> bool:
+        return (await kit.webhooks.delivery(delivery.id)).state is DeliveryState.DELIVERED
+
+    await wait_for(delivered)
+    assert len(receiver.received) == 4
+
+
+async def test_concurrent_redeliveries_send_once(kit: Dropkit, receiver: Receiver) -> None:
+    endpoint = await kit.webhooks.add_endpoint(receiver.url, allow_private=True)
+    receiver.secret = endpoint.secret
+    await kit.events.publish(ProductCreated(sku="twice"))
+
+    async def delivered() -> bool:
+        return len(await kit.webhooks.deliveries(state="delivered")) == 1
+
+    await wait_for(delivered)
+    (delivery,) = await kit.webhooks.deliveries()
+    outcomes: list[str] = []
+
+    async def redeliver() -> None:
+        try:
+            await kit.webhooks.redeliver(delivery.id)
+            outcomes.append("sent")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(redeliver)
+    assert sorted(outcomes) == ["conflict"] * 4 + ["sent"]
+    await wait_for(delivered)
+    await anyio.sleep(0.2)
+    assert len(receiver.received) == 2
+    with pytest.raises(WebhookError, match="unknown delivery state"):
+        await kit.webhooks.deliveries(state="lost")
+
+
+async def test_odd_receivers_are_logged_safely(kit: Dropkit, receiver: Receiver) -> None:
+    endpoint = await kit.webhooks.add_endpoint(receiver.url, allow_private=True)
+    receiver.secret = endpoint.secret
+    receiver.body = "ok\x00" + "x" * 100_000  # a NUL byte and far more than the log keeps
+    await kit.events.publish(ProductCreated(sku="odd"))
+
+    async def delivered() -> bool:
+        return len(await kit.webhooks.deliveries(state="delivered")) == 1
+
+    await wait_for(delivered)
+    (delivery,) = await kit.webhooks.deliveries()
+    (attempt,) = await kit.webhooks.attempts(delivery.id)
+    assert attempt.response_excerpt is not None
+    assert attempt.response_excerpt.startswith("ok\\x00xxx")
+    assert len(attempt.response_excerpt) <= 510
+
+
+async def test_removed_endpoint_stops_its_deliveries(kit: Dropkit, receiver: Receiver) -> None:
+    endpoint = await kit.webhooks.add_endpoint(receiver.url, allow_private=True)
+    receiver.secret = endpoint.secret
+    receiver.script = [(503, {"retry-after": "60"})]
+    await kit.events.publish(ProductCreated(sku="gone"))
+
+    async def tried() -> bool:
+        return len(receiver.received) == 1
+
+    await wait_for(tried)
+    (delivery,) = await kit.webhooks.deliveries()
+    await kit.webhooks.remove(endpoint.id)
+    assert delivery.job_id is not None
+    await kit.database.execute(
+        "UPDATE dropkit_jobs SET run_at = 0 WHERE id = {}", delivery.job_id
+    )  # the retry is due now
+    done = await kit.jobs.wait(delivery.job_id, timeout=10)
+    assert done.state is JobState.FAILED  # aborted, not retried for hours
+    assert len(receiver.received) == 1

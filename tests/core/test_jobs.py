@@ -488,3 +488,63 @@ def test_schedules_that_never_fire_are_refused() -> None:
     local.register(add, name="add")
     with pytest.raises(ConfigurationError, match="never fires"):
         local.schedule("add", cron="0 0 30 2 *", args={"a": 1}, name="feb30")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"defer_by": float("inf")}, "finite"),
+        ({"defer_by": float("nan")}, "finite"),
+        ({"defer_by": 1e12}, "ten years"),
+        ({"defer_by": -1}, "between 0"),
+        ({"run_at": datetime(2999, 1, 1, tzinfo=UTC)}, "ten years"),
+        ({"priority": 2**40}, "32 bits"),
+        ({"max_attempts": 0}, "between 1 and 1000"),
+        ({"max_attempts": 10**6}, "between 1 and 1000"),
+    ],
+)
+async def test_out_of_range_options_are_refused_before_writing(
+    jobs: Jobs, options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(JobError, match=message):
+        await jobs.enqueue(add, {"a": 1}, **options)  # type: ignore[arg-type]
+    assert await jobs.counts() == {}
+    assert await jobs.list() == []
+
+
+async def test_nul_characters_and_nan_are_refused_the_same_on_both_engines(jobs: Jobs) -> None:
+    with pytest.raises(JobArgumentsError, match="NUL"):
+        await jobs.enqueue(
+            "order", {"order": {"number": 1, "email": "a\x00b"}, "when": "2026-01-01T00:00:00Z"}
+        )
+    with pytest.raises(JobError, match="unknown job state"):
+        await jobs.list(states=["bogus"])
+    with pytest.raises(JobError, match="limit"):
+        await jobs.list(limit=-1)
+    with pytest.raises(JobError):
+        Retry(after=float("inf"))
+    assert await jobs.counts() == {}
+
+
+@registry.job(name="nul_result", retry=RetryPolicy(max_attempts=2, base_delay=0.01))
+async def nul_result(ctx: JobContext, fail: bool) -> str:
+    if fail:
+        raise RuntimeError("bad byte \x00 in a message")
+    return "done\x00"
+
+
+async def test_nul_in_results_and_errors_is_recorded_not_rerun(jobs: Jobs) -> None:
+    result = await jobs.wait((await jobs.enqueue(nul_result, {"fail": False})).id, timeout=10)
+    assert result.state is JobState.FAILED
+    assert result.attempts == 1
+    assert "NUL" in (result.last_error or "")
+    error = await jobs.wait((await jobs.enqueue(nul_result, {"fail": True})).id, timeout=10)
+    assert error.state is JobState.DEAD
+    assert error.attempts == 2
+    assert "bad byte \\x00 in a message" in (error.last_error or "")
+
+
+async def test_enqueue_many_takes_the_same_options_as_enqueue(jobs: Jobs) -> None:
+    later = await jobs.enqueue_many(add, [{"a": 1}, {"a": 2}], defer_by=60, max_attempts=2)
+    assert all(j.max_attempts == 2 for j in later)
+    assert all(j.run_at > datetime.now(UTC) + timedelta(seconds=30) for j in later)

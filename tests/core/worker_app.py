@@ -76,7 +76,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--lease", type=float, default=1.0, help="claim lease (s)")
     parser.add_argument("--sweep", type=float, default=0.2, help="sweep interval (s)")
-    parser.add_argument("--stale-after", type=float, default=1.0)
     parser.add_argument("--poll", type=float, default=0.05, help="ledger poll interval (s)")
     parser.add_argument("--burst", action="store_true")
     return parser.parse_args(argv)
@@ -97,7 +96,7 @@ async def _serve(options: argparse.Namespace) -> None:
             if options.redis
             else LocalDispatcher(**local)
         )
-        jobs = Jobs(database, registry, dispatcher=dispatcher, stale_after=options.stale_after)
+        jobs = Jobs(database, registry, dispatcher=dispatcher)
         print(f"worker {jobs.worker_id} pid {os.getpid()}", flush=True)
         await run_worker(jobs, burst=options.burst)
 

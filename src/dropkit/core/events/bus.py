@@ -10,7 +10,6 @@ event id, so a dispatch that runs twice creates nothing twice.
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from dropkit.core.database import Database
 from dropkit.core.errors import ConfigurationError, EventError, NotFoundError
 from dropkit.core.events.models import Event, StoredEvent, validate_event_type
 from dropkit.core.jobs import JobContext, JobRegistry, Jobs
+from dropkit.core.jsontext import dumps_strict
 
 __all__ = ["DELIVER_JOB", "DISPATCH_JOB", "EventBus", "Fanout", "Handler"]
 
@@ -115,6 +115,10 @@ class EventBus:
             payload=event.payload(),
             occurred_at=event.occurred_at,
         )
+        try:
+            payload = dumps_strict(stored.payload)
+        except ValueError as exc:
+            raise EventError(f"payload of {stored.type} cannot be stored: {exc}") from exc
         async with self._db.transaction():
             await self._db.execute(
                 "INSERT INTO dropkit_events (id, type, subject, payload, occurred_at)"
@@ -122,7 +126,7 @@ class EventBus:
                 stored.id,
                 stored.type,
                 stored.subject,
-                json.dumps(stored.payload),
+                payload,
                 stored.occurred_at.timestamp(),
             )
             await self._jobs.enqueue(

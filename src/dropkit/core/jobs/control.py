@@ -9,6 +9,9 @@ from dropkit.core.errors import JobError
 __all__ = ["Abort", "Retry"]
 
 
+_MAX_AFTER = 30 * 86400.0
+
+
 class Retry(JobError):
     """Retry this job later: ``raise Retry(after=30)`` (seconds or a timedelta).
 
@@ -18,8 +21,8 @@ class Retry(JobError):
 
     def __init__(self, reason: str = "retry requested", *, after: float | timedelta = 0) -> None:
         seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
-        if seconds < 0:
-            raise ValueError("Retry(after=...) must not be negative")
+        if not 0 <= seconds <= _MAX_AFTER:  # also refuses NaN and infinity
+            raise JobError(f"Retry(after=...) must be 0 to 30 days, not {after!r}")
         self.after = seconds
         self.reason = reason
         super().__init__(f"{reason} (retry after {seconds:g}s)")

@@ -18,6 +18,7 @@ from typing import Any
 
 from dropkit.core.database import Database, Row
 from dropkit.core.jobs.models import Job, JobState
+from dropkit.core.jsontext import dumps_strict
 
 __all__ = ["Ledger", "NewJob"]
 
@@ -53,7 +54,27 @@ class Ledger:
 
     def __init__(self, database: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.db = database
-        self.clock = clock
+        self._local_clock = clock
+        self._offset = 0.0
+
+    def clock(self) -> float:
+        """Now, in epoch seconds, on the database's clock (see :meth:`sync_clock`)."""
+        return self._local_clock() + self._offset
+
+    async def sync_clock(self) -> float:
+        """Align with the PostgreSQL server's clock; returns the offset applied.
+
+        Leases written by one machine are judged expired by another: with the database's clock
+        as the common reference, a worker whose own clock runs ahead cannot steal live jobs.
+        SQLite lives on one machine, so there the local clock already is the common one.
+        """
+        if self.db.dialect != "postgres":
+            return 0.0
+        before = self._local_clock()
+        server = float(await self.db.fetchval("SELECT EXTRACT(EPOCH FROM clock_timestamp())"))
+        after = self._local_clock()
+        self._offset = server - (before + after) / 2
+        return self._offset
 
     # -- writing new jobs -----------------------------------------------------------------
 
@@ -178,7 +199,7 @@ class Ledger:
         row = await self.db.fetchrow(
             "UPDATE dropkit_jobs SET progress = {}, updated_at = {}"
             " WHERE id = {} AND state = {} AND worker_id = {} RETURNING id",
-            json.dumps(progress),
+            dumps_strict(progress),
             self.clock(),
             job_id,
             _RUNNING,
@@ -208,7 +229,7 @@ class Ledger:
             worker_id,
             "state = {}, result = {}, last_error = NULL, finished_at = {}",
             JobState.SUCCEEDED.value,
-            json.dumps(result),
+            dumps_strict(result),
             self.clock(),
         )
 
@@ -349,16 +370,6 @@ class Ledger:
             "lease expired: the worker stopped renewing it (crashed or hung)",
             _RUNNING,
             now,
-        )
-
-    async def stale_queued(self, *, older_than: float, limit: int = 500) -> list[Row]:
-        """Queued jobs due for a while (their wake-up may have been lost)."""
-        return await self.db.fetch(
-            "SELECT id, attempts, run_at, queue FROM dropkit_jobs"
-            " WHERE state = {} AND run_at <= {} ORDER BY run_at LIMIT {}",
-            _QUEUED,
-            self.clock() - older_than,
-            limit,
         )
 
     async def next_run_at(self, queues: Sequence[str]) -> float | None:

@@ -9,7 +9,6 @@ when the job runs.
 from __future__ import annotations
 
 import inspect
-import json
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from dropkit.core.errors import (
     UnknownJobFunctionError,
 )
 from dropkit.core.jobs.schedules import Schedule
+from dropkit.core.jsontext import dumps_strict
 
 __all__ = ["JobFunction", "JobRegistry", "RetryPolicy"]
 
@@ -111,7 +111,7 @@ class JobFunction:
         try:
             model = self.arguments.model_validate(dict(args or {}))
             data: dict[str, Any] = model.model_dump(mode="json")
-            json.dumps(data)
+            dumps_strict(data)
         except PydanticValidationError as exc:
             raise JobArgumentsError(f"bad arguments for job {self.name!r}: {exc}") from exc
         except (TypeError, ValueError) as exc:

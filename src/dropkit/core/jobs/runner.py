@@ -7,7 +7,6 @@ fenced ledger write, shielded from cancellation so a shutdown cannot leave a job
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import traceback
@@ -25,6 +24,7 @@ from dropkit.core.jobs.control import Abort, Retry
 from dropkit.core.jobs.ledger import Ledger
 from dropkit.core.jobs.models import Job, JobState
 from dropkit.core.jobs.registry import JobFunction, JobRegistry, RetryPolicy
+from dropkit.core.jsontext import dumps_strict, printable
 
 if TYPE_CHECKING:
     from dropkit.core.jobs.service import Jobs
@@ -65,7 +65,7 @@ class _Attempt:
 
 
 def _describe(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception(exc))
+    text = printable("".join(traceback.format_exception(exc)))
     return text if len(text) <= _ERROR_LIMIT else "…" + text[-_ERROR_LIMIT:]
 
 
@@ -79,7 +79,7 @@ def _jsonable(result: Any) -> Any:
         data = to_jsonable_python(result, fallback=fallback)
     except (PydanticSerializationError, PydanticSchemaGenerationError) as exc:
         raise TypeError(str(exc)) from exc
-    json.dumps(data)
+    dumps_strict(data)
     return data
 
 
@@ -258,7 +258,22 @@ class JobRunner:
 
     async def _record(self, job: Job, write: Callable[[], Awaitable[Job | None]]) -> Job | None:
         with anyio.CancelScope(shield=True):
-            updated = await write()
+            try:
+                updated = await write()
+            except StorageError as exc:
+                # Left as is, the row would stay "running" until its lease expired and the job
+                # would run again: record a failure that says why instead, if the database lets us.
+                logger.exception("recording the outcome of job %s failed", job.id)
+                try:
+                    updated = await self._ledger.end(
+                        job.id,
+                        self.worker_id,
+                        state=JobState.FAILED,
+                        error=f"the outcome could not be recorded: {printable(str(exc))}",
+                    )
+                except StorageError:
+                    logger.exception("job %s will be re-driven when its lease expires", job.id)
+                    return None
         if updated is None:
             logger.warning("outcome of job %s not recorded: lease no longer ours", job.id)
             return None

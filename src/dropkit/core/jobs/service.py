@@ -7,6 +7,7 @@ dispatcher is told only after commit, so a worker never looks for a row it canno
 from __future__ import annotations
 
 import builtins
+import math
 import os
 import random
 import socket
@@ -22,7 +23,7 @@ from anyio.abc import TaskGroup
 from pydantic import BaseModel
 
 from dropkit.core.database import Database
-from dropkit.core.errors import ConfigurationError, ConflictError, JobError, NotFoundError
+from dropkit.core.errors import ConflictError, JobError, NotFoundError
 from dropkit.core.jobs.dispatch import Dispatcher, LocalDispatcher, Wakeup
 from dropkit.core.jobs.ledger import Ledger, NewJob
 from dropkit.core.jobs.models import Job, JobState
@@ -38,17 +39,26 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+_HORIZON = 10 * 365 * 86400.0  # no job is scheduled further than ten years ahead
+_INT32 = 2**31
+
+
 def _epoch(run_at: datetime | None, defer_by: timedelta | float | None, now: float) -> float:
     if run_at is not None and defer_by is not None:
         raise JobError("give run_at or defer_by, not both")
     if run_at is not None:
         if run_at.tzinfo is None:
             raise JobError("run_at must be timezone-aware")
-        return run_at.timestamp()
+        when = run_at.timestamp()
+        if when > now + _HORIZON:
+            raise JobError(f"run_at {run_at.isoformat()} is more than ten years ahead")
+        return when
     if defer_by is not None:
         seconds = defer_by.total_seconds() if isinstance(defer_by, timedelta) else defer_by
-        if seconds < 0:
-            raise JobError("defer_by must not be negative")
+        if not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            raise JobError(f"defer_by must be a finite number of seconds, not {defer_by!r}")
+        if not 0 <= seconds <= _HORIZON:
+            raise JobError(f"defer_by must be between 0 and ten years, not {seconds:g} s")
         return now + seconds
     return now
 
@@ -70,7 +80,6 @@ class Jobs:
         worker_id: str | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
-        stale_after: float = 30.0,
     ) -> None:
         self.database = database
         self.registry = registry if registry is not None else JobRegistry()
@@ -78,7 +87,6 @@ class Jobs:
         self.ledger = Ledger(database, clock=clock)
         self.worker_id = worker_id or default_worker_id()
         self.state: dict[str, Any] = dict(state or {})
-        self.stale_after = stale_after
         self._rng = rng
         self._task_group: TaskGroup | None = None
         self._waiters: dict[str, anyio.Event] = {}
@@ -100,6 +108,7 @@ class Jobs:
         """Start the dispatcher (and, for the local one, the workers and the sweeper)."""
         if self._task_group is not None:
             return
+        await self.ledger.sync_clock()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -147,8 +156,10 @@ class Jobs:
         max_attempts: int | None,
     ) -> NewJob:
         registered = self.registry.get(function)
-        if max_attempts is not None and max_attempts < 1:
-            raise ConfigurationError("max_attempts must be at least 1")
+        if max_attempts is not None and not 1 <= max_attempts <= 1000:
+            raise JobError(f"max_attempts must be between 1 and 1000, not {max_attempts}")
+        if not -_INT32 < priority < _INT32:
+            raise JobError(f"priority must fit in 32 bits, not {priority}")
         if key is not None and not (0 < len(key) <= 200):
             raise JobError("idempotency key must be 1 to 200 characters")
         return NewJob(
@@ -197,10 +208,13 @@ class Jobs:
         many_args: Sequence[Args],
         *,
         keys: Sequence[str | None] | None = None,
+        run_at: datetime | None = None,
+        defer_by: timedelta | float | None = None,
         priority: int = 0,
         queue: str | None = None,
+        max_attempts: int | None = None,
     ) -> list[Job]:
-        """Enqueue one job per argument set in a single transaction."""
+        """Enqueue one job per argument set in a single transaction (same options for all)."""
         if keys is not None and len(keys) != len(many_args):
             raise JobError("keys and arguments differ in length")
         new = [
@@ -208,11 +222,11 @@ class Jobs:
                 function,
                 args,
                 key=keys[i] if keys else None,
-                run_at=None,
-                defer_by=None,
+                run_at=run_at,
+                defer_by=defer_by,
                 priority=priority,
                 queue=queue,
-                max_attempts=None,
+                max_attempts=max_attempts,
             )
             for i, args in enumerate(many_args)
         ]
@@ -253,15 +267,18 @@ class Jobs:
     async def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
         """Wait until the job is done (any terminal state) and return it."""
         delay = 0.01
-        with anyio.fail_after(timeout):
-            while True:
-                job = await self.get(job_id)
-                if job.done:
-                    return job
-                event = self._waiters.setdefault(job_id, anyio.Event())
-                with anyio.move_on_after(delay):
-                    await event.wait()
-                delay = min(delay * 2, 0.5)
+        try:
+            with anyio.fail_after(timeout):
+                while True:
+                    job = await self.get(job_id)
+                    if job.done:
+                        return job
+                    event = self._waiters.setdefault(job_id, anyio.Event())
+                    with anyio.move_on_after(delay):
+                        await event.wait()
+                    delay = min(delay * 2, 0.5)
+        finally:
+            self._waiters.pop(job_id, None)  # also when it finished in another process
 
     async def list(
         self,
@@ -271,6 +288,12 @@ class Jobs:
         limit: int = 50,
         offset: int = 0,
     ) -> list[Job]:
+        if not 1 <= limit <= 10_000 or offset < 0:
+            raise JobError("limit must be 1 to 10000 and offset at least 0")
+        known = {s.value for s in JobState}
+        unknown = [s for s in states if str(s) not in known]
+        if unknown:
+            raise JobError(f"unknown job state(s) {unknown}; known: {sorted(known)}")
         return await self.ledger.find(
             states=[JobState(s) for s in states], function=function, limit=limit, offset=offset
         )
@@ -327,7 +350,8 @@ class Jobs:
         return out
 
     async def sweep(self) -> int:
-        """Re-drive expired leases (and, for remote dispatch, lost wake-ups); run schedules."""
+        """Re-drive expired leases and enqueue due schedules (run by every executing process)."""
+        await self.ledger.sync_clock()
         await self.enqueue_due_schedules()
         rows = await self.ledger.sweep_expired()
         wakeups = [
@@ -335,12 +359,6 @@ class Jobs:
             for r in rows
             if r["state"] == JobState.QUEUED.value
         ]
-        if not self.dispatcher.executes_locally:
-            stale = await self.ledger.stale_queued(older_than=self.stale_after)
-            wakeups += [
-                Wakeup(r["id"], int(r["attempts"]) + 1, float(r["run_at"]), r["queue"])
-                for r in stale
-            ]
         if wakeups:
             await self.dispatcher.notify(wakeups)
         return len(rows)

@@ -27,6 +27,7 @@ from dropkit.core.errors import ConflictError, NotFoundError, UnsafeTargetError,
 from dropkit.core.events.bus import EventBus
 from dropkit.core.events.models import StoredEvent
 from dropkit.core.jobs import Abort, JobContext, JobRegistry, Jobs, Retry, RetryPolicy
+from dropkit.core.jsontext import printable
 from dropkit.core.webhooks.models import Attempt, Delivery, DeliveryState, Endpoint
 from dropkit.core.webhooks.signing import generate_secret, signature_headers
 from dropkit.core.webhooks.targets import GuardedTransport, Resolver, check_target
@@ -58,6 +59,16 @@ def retry_after_seconds(value: str | None, *, now: float) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return min(max(0.0, when.timestamp() - now), _MAX_RETRY_AFTER)
+
+
+async def _read_excerpt(response: httpx.Response) -> str:
+    """The first bytes of a receiver's answer: a hostile receiver cannot make us buffer more."""
+    data = b""
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) >= _EXCERPT:
+            break
+    return data[:_EXCERPT].decode("utf-8", errors="replace")
 
 
 def _matches(event_type: str, patterns: Sequence[str]) -> bool:
@@ -216,6 +227,10 @@ class Webhooks:
             clauses.append("endpoint_id = {}")
             args.append(endpoint_id)
         if state is not None:
+            if str(state) not in {s.value for s in DeliveryState}:
+                raise WebhookError(
+                    f"unknown delivery state {state!r}; known: {[s.value for s in DeliveryState]}"
+                )
             clauses.append("state = {}")
             args.append(DeliveryState(state).value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
@@ -236,21 +251,27 @@ class Webhooks:
 
     async def redeliver(self, delivery_id: str) -> Delivery:
         """Send a delivery again (after a fix on the receiver's side), with fresh retries."""
-        delivery = await self.delivery(delivery_id)
-        if delivery.state is DeliveryState.PENDING:
-            raise ConflictError(f"delivery {delivery_id} is still pending")
         async with self._db.transaction():
-            job = await self._jobs.enqueue(DELIVER_WEBHOOK_JOB, {"delivery_id": delivery_id})
+            # Guarded: of two concurrent redeliveries only one finds the delivery settled.
             row = await self._db.fetchrow(
-                "UPDATE dropkit_webhook_deliveries SET state = {}, job_id = {}, updated_at = {}"
-                " WHERE id = {} RETURNING *",
+                "UPDATE dropkit_webhook_deliveries SET state = {}, updated_at = {}"
+                " WHERE id = {} AND state <> {} RETURNING id",
                 DeliveryState.PENDING.value,
-                job.id,
                 self._clock(),
                 delivery_id,
+                DeliveryState.PENDING.value,
             )
-        assert row is not None
-        return Delivery.from_row(row)
+            if row is None:
+                delivery = await self.delivery(delivery_id)  # NotFoundError if it is gone
+                raise ConflictError(f"delivery {delivery.id} is still pending")
+            job = await self._jobs.enqueue(DELIVER_WEBHOOK_JOB, {"delivery_id": delivery_id})
+            updated = await self._db.fetchrow(
+                "UPDATE dropkit_webhook_deliveries SET job_id = {} WHERE id = {} RETURNING *",
+                job.id,
+                delivery_id,
+            )
+        assert updated is not None
+        return Delivery.from_row(updated)
 
     # -- fan-out and the delivery job -----------------------------------------------------
 
@@ -290,10 +311,16 @@ class Webhooks:
 
     async def _deliver(self, ctx: JobContext, delivery_id: str) -> int:
         """POST one delivery; returns the receiver's status code."""
-        delivery = await self.delivery(delivery_id)
+        try:
+            delivery = await self.delivery(delivery_id)
+            endpoint = await self.endpoint(delivery.endpoint_id)
+        except NotFoundError as exc:  # the endpoint (and with it the delivery) was removed
+            raise Abort(str(exc)) from exc
         if delivery.state is not DeliveryState.PENDING:
-            return delivery.last_status or 0
-        endpoint = await self.endpoint(delivery.endpoint_id)
+            if delivery.job_id != ctx.job.id or delivery.state is DeliveryState.DELIVERED:
+                return delivery.last_status or 0  # settled by another job, or already sent
+            # This very job, replayed from the dead letters (``dropkit jobs retry``): send again.
+            await self._settle(delivery_id, DeliveryState.PENDING, delivery.last_status, None)
         if not endpoint.enabled:
             await self._settle(delivery_id, DeliveryState.FAILED, None, "endpoint is disabled")
             raise Abort(f"endpoint {endpoint.id} is disabled")
@@ -301,6 +328,7 @@ class Webhooks:
             "SELECT * FROM dropkit_events WHERE id = {}", delivery.event_id
         )
         if event_row is None:
+            await self._settle(delivery_id, DeliveryState.FAILED, None, "event no longer exists")
             raise Abort(f"event {delivery.event_id} no longer exists")
         event = StoredEvent.from_row(event_row)
         body = json.dumps(
@@ -323,16 +351,15 @@ class Webhooks:
         retry_after: float | None = None
         unsafe = False
         try:
-            response = await self._client(allow_private).post(
-                endpoint.url, content=body, headers=headers
-            )
-            status = response.status_code
-            excerpt = response.text[:_EXCERPT]
-            retry_after = retry_after_seconds(response.headers.get("retry-after"), now=time.time())
+            client = self._client(allow_private)
+            async with client.stream("POST", endpoint.url, content=body, headers=headers) as resp:
+                status = resp.status_code
+                retry_after = retry_after_seconds(resp.headers.get("retry-after"), now=time.time())
+                excerpt = printable(await _read_excerpt(resp))
         except UnsafeTargetError as exc:
             error, unsafe = str(exc), True
         except (httpx.HTTPError, WebhookError) as exc:  # network errors, unresolvable host
-            error = f"{type(exc).__name__}: {exc}"
+            error = printable(f"{type(exc).__name__}: {exc}")
         duration_ms = (time.perf_counter() - started) * 1000
         await self._log_attempt(delivery, ctx.attempt, status, duration_ms, error, excerpt)
 
