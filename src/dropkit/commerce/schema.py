@@ -209,11 +209,6 @@ COMMERCE_MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX commerce_orders_customer ON commerce_orders (customer_id, placed_at)",
             "CREATE INDEX commerce_orders_status ON commerce_orders (status, placed_at)",
-            """CREATE TABLE commerce_order_number_seq (
-                name TEXT PRIMARY KEY,
-                value {bigint} NOT NULL
-            )""",
-            "INSERT INTO commerce_order_number_seq (name, value) VALUES ('orders', 1000)",
             """CREATE TABLE commerce_order_lines (
                 id TEXT PRIMARY KEY,
                 order_id TEXT NOT NULL REFERENCES commerce_orders (id) ON DELETE CASCADE,
@@ -284,6 +279,15 @@ COMMERCE_MIGRATIONS: tuple[Migration, ...] = (
                 reference TEXT,
                 created_at {ts} NOT NULL
             )""",
+        ),
+        # Order numbers: a real sequence on PostgreSQL (no lock held for the rest of checkout;
+        # a rolled-back checkout leaves a gap, as sequences do); SQLite serialises writers
+        # anyway, so a counter row is race-free there.
+        postgres=("CREATE SEQUENCE commerce_order_number START WITH 1001",),
+        sqlite=(
+            "CREATE TABLE commerce_order_number_seq"
+            " (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            "INSERT INTO commerce_order_number_seq (name, value) VALUES ('orders', 1000)",
         ),
     ),
 )
