@@ -126,6 +126,9 @@ class Database:
         self._statement_timeout = statement_timeout
         self._engine: Engine[Any] | None = None
         self._bound: dict[type[Table], type[Table]] = {}
+        #: Statements sent through :meth:`fetch` and friends since start: a cheap probe for
+        #: query counts in tests (no N+1) and for metrics.
+        self.statements = 0
         self._after_commit: contextvars.ContextVar[list[AfterCommit] | None] = (
             contextvars.ContextVar(f"dropkit_after_commit_{id(self)}", default=None)
         )
@@ -317,6 +320,7 @@ class Database:
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         """Run ``sql`` (``{}`` placeholders) and return every row as a dict."""
+        self.statements += 1
         try:
             rows = await self.engine.run_querystring(QueryString(sql, *args))
         except BaseException as exc:
