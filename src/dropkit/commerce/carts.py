@@ -209,13 +209,8 @@ class Carts:
             if not cart.lines:
                 raise CartError(f"cart {cart_id} is empty")
             for line in sorted(cart.lines, key=lambda item: item.variant_id):
-                offers = await self._inventory.ranked_offers(line.variant_id, line.quantity)
                 await self._inventory.reserve(
-                    line.variant_id,
-                    line.quantity,
-                    offer_ids=offers,
-                    cart_id=cart_id,
-                    hold_for=seconds,
+                    line.variant_id, line.quantity, cart_id=cart_id, hold_for=seconds
                 )
         return cart
 

@@ -251,11 +251,8 @@ class Checkout:
         held = await self._inventory.attach_to_order(cart_id, order_id)
         if not held:
             for line in sorted(priced.lines, key=lambda item: item.variant_id):
-                ranked = await self._inventory.ranked_offers(
-                    line.variant_id, line.quantity, self.routing
-                )
                 await self._inventory.reserve(
-                    line.variant_id, line.quantity, offer_ids=ranked, order_id=order_id
+                    line.variant_id, line.quantity, routing=self.routing, order_id=order_id
                 )
         sources = {r.variant_id: r.offer_id for r in await self._inventory.for_order(order_id)}
         offers = await self._offers([o for o in sources.values() if o])

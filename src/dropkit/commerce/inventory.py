@@ -187,14 +187,16 @@ class Inventory:
         variant_id: str,
         quantity: int,
         *,
-        offer_ids: Sequence[str] = (),
+        offer_ids: Sequence[str] | None = None,
+        routing: RoutingPolicy = RoutingPolicy.CHEAPEST_IN_STOCK,
         cart_id: str | None = None,
         order_id: str | None = None,
         hold_for: float | None = None,
     ) -> Reservation:
         """Take ``quantity`` units: own stock first, then the given offers in order.
 
-        ``offer_ids`` is the routing policy's ranking of fresh supplier offers. Raises
+        Supplier offers are tried in ``offer_ids`` order, or ranked by ``routing`` (only when own
+        stock falls short, so the common case costs one statement). Raises
         :class:`OutOfStockError` when no single source has enough; run it inside the caller's
         transaction so a later failure gives the units back.
         """
@@ -211,6 +213,8 @@ class Inventory:
         )
         offer_id: str | None = None
         if row is None:
+            if offer_ids is None:
+                offer_ids = await self.ranked_offers(variant_id, quantity, routing)
             for candidate in offer_ids:
                 taken = await self._db.fetchrow(
                     "UPDATE commerce_supplier_offers SET stock_reserved = stock_reserved + {}"

@@ -245,15 +245,13 @@ class Orders:
 
     async def find(self, *, idempotency_key: str | None, cart_id: str | None) -> Order | None:
         """The order an earlier checkout with this key (or cart) created, if any."""
-        row = None
-        if idempotency_key is not None:
-            row = await self._db.fetchrow(
-                "SELECT * FROM commerce_orders WHERE idempotency_key = {}", idempotency_key
-            )
-        if row is None and cart_id is not None:
-            row = await self._db.fetchrow(
-                "SELECT * FROM commerce_orders WHERE cart_id = {}", cart_id
-            )
+        row = await self._db.fetchrow(
+            "SELECT * FROM commerce_orders WHERE idempotency_key = {} OR cart_id = {}"
+            " ORDER BY idempotency_key = {} DESC LIMIT 1",
+            idempotency_key,
+            cart_id,
+            idempotency_key,
+        )
         return None if row is None else await self._with_lines(row)
 
     async def list(
