@@ -16,6 +16,7 @@ PACKAGES = [
     "dropkit.core.jobs",
     "dropkit.core.webhooks",
     "dropkit.commerce",
+    "dropkit.commerce.payments",
     "dropkit.media",
     "dropkit.outreach",
     "dropkit.crawl",

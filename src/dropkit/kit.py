@@ -8,11 +8,16 @@ when ``redis_url`` is given. Each subsystem can also be built on its own from it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from dropkit.commerce.checkout import MarginPolicy
+from dropkit.commerce.payments import PaymentGateway
+from dropkit.commerce.schema import COMMERCE_MIGRATIONS
+from dropkit.commerce.service import Commerce
 from dropkit.core.database import Database
 from dropkit.core.errors import ConfigurationError
 from dropkit.core.events import EventBus
@@ -83,6 +88,9 @@ class Dropkit:
         webhook_timeout: float = 10.0,
         migrations: Iterable[Migration] = (),
         worker_id: str | None = None,
+        payment_gateways: Mapping[str, PaymentGateway] | None = None,
+        margin_floor: Decimal = Decimal("0"),
+        margin_policy: MarginPolicy = MarginPolicy.REFUSE,
     ) -> None:
         if dispatcher is not None and redis_url is not None:
             raise ConfigurationError("give redis_url or dispatcher, not both")
@@ -118,7 +126,15 @@ class Dropkit:
             timeout=webhook_timeout,
         )
         self.webhooks.register(self.registry, self.events, retry=webhook_retry)
-        self._migrations = [*CORE_MIGRATIONS, *migrations]
+        self.commerce = Commerce(
+            self.database,
+            self.events,
+            gateways=payment_gateways,
+            margin_floor=margin_floor,
+            margin_policy=margin_policy,
+        )
+        self.commerce.register(self.registry)
+        self._migrations = [*CORE_MIGRATIONS, *COMMERCE_MIGRATIONS, *migrations]
         self._started = False
 
     @classmethod
@@ -155,6 +171,7 @@ class Dropkit:
         finally:
             try:
                 await self.webhooks.aclose()
+                await self.commerce.aclose()
             finally:
                 await self.database.aclose()
 

@@ -14,6 +14,7 @@ columns, and the loser of a race returns the winner's order.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -81,7 +82,7 @@ class PaymentStarter(Protocol):
     """What checkout needs from payments: authorize before, record inside the transaction."""
 
     async def authorize_order(
-        self, *, gateway: str, amount: Money, key: str, email: str
+        self, *, order_id: str, gateway: str, amount: Money, key: str, email: str
     ) -> Any: ...
 
     async def record_order_payment(
@@ -184,11 +185,17 @@ class Checkout:
             await self._pricing.shipping_method(shipping_method_id) if shipping_method_id else None
         )
         priced = quote(lines, currency=cart.currency, discount=discount, tax=tax, shipping=shipping)
-        order_id = f"ord_{uuid.uuid4().hex}"
+        # Derived from the key: a retried checkout asks the gateway for the very same payment
+        # (Stripe replays a request only when its parameters, order id included, are equal).
+        order_id = "ord_" + hashlib.sha256(key.encode()).hexdigest()[:32]
         authorization = None
         if self._payments is not None:
             authorization = await self._payments.authorize_order(
-                gateway=payment_gateway, amount=priced.total, key=key, email=email
+                order_id=order_id,
+                gateway=payment_gateway,
+                amount=priced.total,
+                key=key,
+                email=email,
             )
         try:
             async with self._db.transaction():

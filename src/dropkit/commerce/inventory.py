@@ -25,6 +25,7 @@ from typing import Any
 
 from dropkit.commerce.errors import InvalidQuantityError, OutOfStockError, UnknownSkuError
 from dropkit.commerce.events import StockLow
+from dropkit.commerce.suppliers import RoutingPolicy
 from dropkit.core.database import Database
 from dropkit.core.events import EventBus
 
@@ -49,14 +50,6 @@ def check_quantity(quantity: int) -> int:
     if not 0 < quantity <= MAX_QUANTITY:
         raise InvalidQuantityError(f"quantity must be between 1 and {MAX_QUANTITY}, not {quantity}")
     return quantity
-
-
-class RoutingPolicy(StrEnum):
-    """Which supplier fills a line that own stock cannot."""
-
-    CHEAPEST_IN_STOCK = "cheapest_in_stock"
-    FASTEST = "fastest"  # shortest lead time, then cheapest
-    PREFERRED = "preferred"  # preferred suppliers first, then cheapest
 
 
 class ReservationState(StrEnum):

@@ -260,7 +260,8 @@ COMMERCE_MIGRATIONS: tuple[Migration, ...] = (
                 created_at {ts} NOT NULL,
                 updated_at {ts} NOT NULL
             )""",
-            "CREATE INDEX commerce_payments_reference ON commerce_payments (gateway, reference)",
+            "CREATE UNIQUE INDEX commerce_payments_reference"
+            " ON commerce_payments (gateway, reference)",
             """CREATE TABLE commerce_payment_events (
                 gateway TEXT NOT NULL,
                 event_id TEXT NOT NULL,

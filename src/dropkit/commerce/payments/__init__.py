@@ -1,0 +1,48 @@
+"""Payments behind a small gateway protocol: offline (bank transfer, cash on delivery) built in,
+Stripe through its REST API; a ledger that applies each webhook once.
+
+Checkout calls :meth:`Payments.authorize` before its order transaction (network only) and
+:meth:`Payments.record` inside it (database only); :meth:`Payments.handle_webhook` verifies a
+delivery, drops duplicates by event id and lets the caller mark the order paid in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from dropkit.commerce.payments.gateway import (
+    GatewayEvent,
+    GatewayEventType,
+    GatewayPayment,
+    GatewayPaymentStatus,
+    GatewayRefund,
+    GatewayRefundStatus,
+    PaymentGateway,
+    PaymentGatewayError,
+    WebhookSignatureError,
+)
+from dropkit.commerce.payments.manual import ManualGateway, ManualKind
+from dropkit.commerce.payments.models import Payment, PaymentStatus, Refund, WebhookOutcome
+from dropkit.commerce.payments.service import OnPaymentEvent, Payments
+from dropkit.commerce.payments.stripe import DEFAULT_STRIPE_API_VERSION, StripeGateway
+
+__all__ = [
+    "DEFAULT_STRIPE_API_VERSION",
+    "GatewayEvent",
+    "GatewayEventType",
+    "GatewayPayment",
+    "GatewayPaymentStatus",
+    "GatewayRefund",
+    "GatewayRefundStatus",
+    "ManualGateway",
+    "ManualKind",
+    "OnPaymentEvent",
+    "Payment",
+    "PaymentGateway",
+    "PaymentGatewayError",
+    "PaymentStatus",
+    "Payments",
+    "Refund",
+    "StripeGateway",
+    "WebhookOutcome",
+    "WebhookSignatureError",
+]
