@@ -17,6 +17,7 @@ PACKAGES = [
     "dropkit.core.webhooks",
     "dropkit.commerce",
     "dropkit.commerce.payments",
+    "dropkit.commerce.graphql",
     "dropkit.media",
     "dropkit.outreach",
     "dropkit.crawl",
