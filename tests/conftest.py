@@ -52,7 +52,7 @@ def no_leaked_sqlite_threads() -> Iterator[None]:
         if t not in before and "_connection_worker_thread" in t.name
     ]
     for thread in leaked:
-        thread.join(timeout=2)
+        thread.join(timeout=10)  # closing threads finish promptly; a leaked one never does
     alive = [t.name for t in leaked if t.is_alive()]
     assert not alive, f"aiosqlite connections left open: {alive}"
 
@@ -99,6 +99,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'dropkit.db'}"
         return
+    url = await create_postgres_database()
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(url)
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database (for tests that need PostgreSQL specifically)."""
     url = await create_postgres_database()
     try:
         yield url

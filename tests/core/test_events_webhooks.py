@@ -58,9 +58,12 @@ class Receiver:
     verified: list[bool] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     body: str | None = None
+    gate: anyio.Event | None = None  # when set, answers wait until it fires
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
+        if self.gate is not None:
+            await self.gate.wait()
         self.times.append(time.monotonic())
         try:
             verify(self.secret, dict(request.headers), body)
@@ -427,6 +430,7 @@ async def test_concurrent_redeliveries_send_once(kit: Dropkit, receiver: Receive
     await wait_for(delivered)
     (delivery,) = await kit.webhooks.deliveries()
     outcomes: list[str] = []
+    receiver.gate = anyio.Event()  # the redelivery stays in flight while the others race
 
     async def redeliver() -> None:
         try:
@@ -438,6 +442,7 @@ async def test_concurrent_redeliveries_send_once(kit: Dropkit, receiver: Receive
     async with anyio.create_task_group() as tg:
         for _ in range(5):
             tg.start_soon(redeliver)
+    receiver.gate.set()
     assert sorted(outcomes) == ["conflict"] * 4 + ["sent"]
     await wait_for(delivered)
     await anyio.sleep(0.2)

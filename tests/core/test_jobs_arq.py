@@ -20,7 +20,6 @@ import redis.asyncio as aioredis
 from anyio.abc import Process
 from worker_app import eventually, kill, lines, registry, terminate, worker_process
 
-from conftest import create_postgres_database, drop_postgres_database
 from dropkit.core.database import Database
 from dropkit.core.errors import ConfigurationError, JobError
 from dropkit.core.jobs import Jobs, JobState, Wakeup
@@ -31,15 +30,11 @@ from dropkit.core.schema import CORE_MIGRATIONS
 
 
 @pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
+async def pg_url(postgres_url: str) -> str:
     """A fresh, migrated PostgreSQL database shared with the worker processes."""
-    url = await create_postgres_database()
-    try:
-        async with Database(url) as db:
-            await Migrator(db, CORE_MIGRATIONS).migrate()
-        yield url
-    finally:
-        await drop_postgres_database(url)
+    async with Database(postgres_url) as db:
+        await Migrator(db, CORE_MIGRATIONS).migrate()
+    return postgres_url
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from dropkit.commerce.carts import Carts
 from dropkit.commerce.catalog import Catalog
 from dropkit.commerce.checkout import Checkout, MarginPolicy
 from dropkit.commerce.customers import Customers
+from dropkit.commerce.events import OrderPaid
 from dropkit.commerce.inventory import Inventory, RoutingPolicy
 from dropkit.commerce.orders import Orders, OrderStatus
 from dropkit.commerce.payments import (
@@ -30,16 +31,17 @@ from dropkit.commerce.payments import (
 )
 from dropkit.commerce.pricing import Pricing
 from dropkit.commerce.suppliers import Suppliers
-from dropkit.commerce.vendor_view import VendorCatalog
+from dropkit.commerce.vendor_view import VendorCatalog, VendorOrders, VendorView
 from dropkit.commerce.vendors import Vendors
 from dropkit.core.database import Database
 from dropkit.core.events import EventBus
 from dropkit.core.jobs import JobContext, JobRegistry
 from dropkit.core.money import Money
 
-__all__ = ["RELEASE_HOLDS_JOB", "Commerce"]
+__all__ = ["FULFIL_PAID_ORDERS", "RELEASE_HOLDS_JOB", "Commerce"]
 
 RELEASE_HOLDS_JOB = "dropkit.commerce.release_expired_holds"
+FULFIL_PAID_ORDERS = "dropkit.commerce.fulfil_paid_orders"
 
 
 class _CheckoutPayments:
@@ -74,6 +76,7 @@ class Commerce:
         margin_floor: Decimal = Decimal("0"),
         margin_policy: MarginPolicy = MarginPolicy.REFUSE,
         supplier_ttl: float = 24 * 3600,
+        auto_fulfil: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database
@@ -103,9 +106,20 @@ class Commerce:
             clock=clock,
         )
 
-    def for_vendor(self, vendor_id: str) -> VendorCatalog:
-        """A view that sees and changes only this vendor's products."""
-        return VendorCatalog(self.catalog, vendor_id)
+        if auto_fulfil:
+            events.subscribe(OrderPaid, self._fulfil_paid_order, name=FULFIL_PAID_ORDERS)
+
+    async def _fulfil_paid_order(self, event: OrderPaid) -> None:
+        """A paid order is split into fulfilments per vendor and supplier (at least once)."""
+        order = await self.orders.get(event.order_id)
+        if order.status is OrderStatus.PAID:  # a redelivered event finds it fulfilling already
+            await self.orders.create_fulfilments(order.id)
+
+    def for_vendor(self, vendor_id: str) -> VendorView:
+        """A view that sees and changes only this vendor's products, orders and fulfilments."""
+        return VendorView(
+            vendor_id, VendorCatalog(self.catalog, vendor_id), VendorOrders(self.orders, vendor_id)
+        )
 
     def register(self, registry: JobRegistry) -> None:
         """Add the store's jobs (expired cart holds are released every minute)."""

@@ -4,12 +4,16 @@ A :class:`VendorCatalog` wraps the store's :class:`~dropkit.commerce.catalog.Cat
 vendor: creation is forced to that vendor, listings are filtered to it, and touching another
 vendor's product or variant raises :class:`~dropkit.commerce.errors.VendorAccessError`. A
 product's vendor never changes after creation, so checking ownership before delegating is not a
-race. (Vendor-scoped orders and fulfilments will live beside this class.)
+race. :class:`VendorOrders` does the same for orders and fulfilments, and :class:`VendorView`
+bundles both (``kit.commerce.for_vendor(vendor_id)``).
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dropkit.commerce.catalog import (
@@ -24,9 +28,10 @@ from dropkit.commerce.catalog import (
     VariantInput,
 )
 from dropkit.commerce.errors import VendorAccessError
+from dropkit.commerce.orders import Fulfilment, Order, OrderLine, Orders, OrderStatus
 from dropkit.core.money import Money
 
-__all__ = ["VendorCatalog"]
+__all__ = ["VendorCatalog", "VendorOrder", "VendorOrders", "VendorView"]
 
 
 class VendorCatalog:
@@ -154,3 +159,83 @@ class VendorCatalog:
     async def adjust_stock(self, variant_id: str, delta: int) -> Variant:
         await self._own_variant(variant_id)
         return await self.catalog.adjust_stock(variant_id, delta)
+
+
+class VendorOrders:
+    """Orders as seen by vendor ``vendor_id``: its own lines and fulfilments only.
+
+    An order of a marketplace can mix vendors; each vendor sees the orders that contain its
+    lines, with the other vendors' lines (and prices, customers' totals) left out, and may ship
+    only its own fulfilments.
+    """
+
+    def __init__(self, orders: Orders, vendor_id: str) -> None:
+        self.orders = orders
+        self.vendor_id = vendor_id
+
+    def _scoped(self, order: Order) -> VendorOrder:
+        lines = tuple(line for line in order.lines if line.vendor_id == self.vendor_id)
+        if not lines:
+            raise VendorAccessError(
+                f"order {order.number} has nothing from vendor {self.vendor_id}"
+            )
+        return VendorOrder(
+            id=order.id,
+            number=order.number,
+            status=order.status,
+            shipping_address=order.shipping_address,
+            lines=lines,
+            placed_at=order.placed_at,
+        )
+
+    async def list(self, *, limit: int = 50) -> builtins.list[VendorOrder]:
+        return [
+            self._scoped(o) for o in await self.orders.list(vendor_id=self.vendor_id, limit=limit)
+        ]
+
+    async def get(self, order_id: str) -> VendorOrder:
+        return self._scoped(await self.orders.get(order_id))
+
+    async def fulfilments(self, order_id: str) -> builtins.list[Fulfilment]:
+        await self.get(order_id)  # refuses orders without this vendor's lines
+        return [f for f in await self.orders.fulfilments(order_id) if f.vendor_id == self.vendor_id]
+
+    async def _own_fulfilment(self, fulfilment_id: str) -> None:
+        fulfilment = await self.orders.fulfilment(fulfilment_id)
+        if fulfilment.vendor_id != self.vendor_id:
+            raise VendorAccessError(
+                f"fulfilment {fulfilment_id} does not belong to vendor {self.vendor_id}"
+            )
+
+    async def ship(
+        self, fulfilment_id: str, *, carrier: str | None = None, tracking_number: str | None = None
+    ) -> Fulfilment:
+        await self._own_fulfilment(fulfilment_id)
+        return await self.orders.ship(
+            fulfilment_id, carrier=carrier, tracking_number=tracking_number
+        )
+
+    async def deliver(self, fulfilment_id: str) -> Fulfilment:
+        await self._own_fulfilment(fulfilment_id)
+        return await self.orders.deliver(fulfilment_id)
+
+
+@dataclass(frozen=True)
+class VendorOrder:
+    """An order reduced to one vendor's share."""
+
+    id: str
+    number: int
+    status: OrderStatus
+    shipping_address: dict[str, Any]
+    lines: tuple[OrderLine, ...]
+    placed_at: datetime
+
+
+@dataclass(frozen=True)
+class VendorView:
+    """Everything one vendor may see and change: its products, orders and fulfilments."""
+
+    vendor_id: str
+    catalog: VendorCatalog
+    orders: VendorOrders
