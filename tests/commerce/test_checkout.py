@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -415,3 +416,21 @@ def test_tax_inclusive_and_shipping_rules() -> None:
         True,
     )
     assert quote(lines, currency="EUR", shipping=free).shipping == Money.zero("EUR")
+
+
+async def test_stock_low_is_published_when_a_sale_crosses_the_threshold(shop: Shop) -> None:
+    vendor = await shop.vendor("Low")
+    variant = await shop.variant(vendor, "LOW-1", "10.00", stock=5)
+    await shop.db.execute(
+        "UPDATE commerce_variants SET low_stock_threshold = 2 WHERE id = {}", variant
+    )
+    await shop.checkout(
+        await shop.cart_with(("LOW-1", 2)), email="l@x.io", shipping_address=ADDRESS
+    )
+    assert await shop.db.fetch("SELECT type FROM dropkit_events WHERE type = 'stock.low'") == []
+    await shop.checkout(
+        await shop.cart_with(("LOW-1", 1)), email="l@x.io", shipping_address=ADDRESS
+    )
+    (row,) = await shop.db.fetch("SELECT payload FROM dropkit_events WHERE type = 'stock.low'")
+    payload = row["payload"] if isinstance(row["payload"], dict) else json.loads(row["payload"])
+    assert payload == {"variant_id": variant, "sku": "LOW-1", "available": 2, "threshold": 2}
