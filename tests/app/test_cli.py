@@ -26,6 +26,7 @@ from dropkit import Dropkit
 from dropkit.app import demo
 from dropkit.app.cli import app
 from dropkit.app.settings import Settings, load_object, load_settings
+from dropkit.commerce import OutOfStockError
 from dropkit.core.database import Database
 from dropkit.core.errors import ConfigurationError, WebhookVerificationError
 from dropkit.core.events import Event, StoredEvent
@@ -114,10 +115,67 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     assert "Kept the demo data" not in out
 
 
+def test_demo_runs_the_store(tmp_path: Path) -> None:
+    result = invoke("demo", "--data-dir", str(tmp_path), "--timeout", "20")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for expected in (
+        "store seeded: 2 vendors, 1 supplier, 4 products, 9 variants, 6 images",
+        "checkout placed orders #1001, #1002, #1003 (manual gateway)",
+        "order #1001 paid, split into 3 fulfilments, one shipped: partially_shipped",
+        "Aurora Lighting (12% commission)",
+        "Home > Lighting, Home > Desks",
+        "LAMP-AURORA-01-WW",
+        "was 39.00 USD",
+        "+38 supplier",  # 40 offered, 2 routed to the supplier by order #1001
+        "2 x PEND-HALO-L",
+        "Lumen Supply",
+        "cost 41.50 USD",
+        "code LAUNCH10",
+        "271.38 USD",  # 274.00 - 10% + 7.25% tax on the discounted lines + 6.90 shipping
+        "UPS",
+        "returned order",
+        "order.placed of #1001",
+        "signature verified: yes",
+    ):
+        assert expected in out, expected
+    assert re.search(r"│ +│ 2 x PEND-HALO-L +│ supplier +│ +198.00 USD │ +21.38 USD │", out)
+    assert re.search(r"│ #1003 +│ 2 x LAMP-AURORA-01-CW +│ own stock +│", out)
+    assert re.search(r"│ +│ pending_payment +│ subtotal +│ +449.00 USD │", out)
+    # The generated images are on disk, small, and were served from /media.
+    images = sorted((tmp_path / "media").glob("*.png"))
+    assert len(images) == 6
+    assert all(0 < image.stat().st_size < 64_000 for image in images)
+    assert images[0].read_bytes().startswith(b"\x89PNG")
+
+
 def test_demo_keeps_a_given_data_dir(tmp_path: Path) -> None:
     result = invoke("demo", "--data-dir", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "demo" / "dropkit.db").exists()
+
+
+def test_demo_fails_cleanly_when_checkout_fails(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    async def sold_out(kit: Dropkit, store: object) -> object:
+        raise OutOfStockError("PEND-HALO-L", 2, 1)
+
+    monkeypatch.setattr(demo, "place_orders", sold_out)
+    result = invoke("demo", "--data-dir", str(tmp_path))
+    assert_clean_error(result, "PEND-HALO-L")
+
+
+def test_demo_names_the_store_step_that_timed_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    async def stalled(url: str) -> int:
+        await anyio.sleep(60)
+        return 0
+
+    monkeypatch.setattr(demo, "_fetch_image", stalled)
+    result = invoke("demo", "--data-dir", str(tmp_path), "--timeout", "1.5")
+    assert_clean_error(result, "timed out after 1.5 s waiting for a product image from /media")
 
 
 def test_demo_fails_cleanly_when_the_receiver_rejects_the_signature(

@@ -192,10 +192,12 @@ def demo(
     ] = False,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 30.0,
 ) -> None:
-    """Show the core end to end, offline, in a few seconds.
+    """Show dropkit end to end, offline, in a few seconds.
 
     A durable job publishes a domain event that reaches a subscriber and, signed, a webhook
-    receiver on loopback. SQLite and in-process jobs: no keys, no services.
+    receiver on loopback; then a store is seeded (two vendors, a supplier, products with
+    generated images) and orders go through checkout to fulfilment. SQLite and in-process
+    jobs: no keys, no services.
     """
     from dropkit.app.demo import render, run_demo
 

@@ -1,34 +1,42 @@
-"""``dropkit demo``: the core end to end, offline, in one process.
+"""``dropkit demo``: the core and the store end to end, offline, in one process.
 
 What happens, in order:
 
-1. a webhook *receiver* (a tiny Starlette app, standing in for a partner's server) starts on
-   loopback and verifies every delivery's Standard Webhooks signature;
+1. a loopback web server starts: its ``/hooks`` route is a webhook *receiver* (standing in for a
+   partner's server) that verifies every delivery's Standard Webhooks signature, and its
+   ``/media`` route serves the store's product images, as a CDN would;
 2. a :class:`~dropkit.Dropkit` opens on the embedded defaults: a SQLite file in the data
    directory and the in-process job dispatcher; no keys, no services;
-3. the receiver is registered as a webhook endpoint for ``demo.*`` events;
+3. the receiver is registered as a webhook endpoint for ``demo.*`` and ``order.*`` events;
 4. a durable job, ``demo.prepare_launch``, prices a product from its supplier cost and publishes
    a typed domain event, :class:`LaunchPrepared`;
 5. the event reaches a subscriber (which drafts the launch announcement) and, signed, the
    receiver;
-6. the run is summarised from the ledger: the job, the event, the webhook delivery.
+6. the store opens for the launch (:mod:`dropkit.app.demo_store`): two vendors, a supplier, a
+   category tree, products with variants and generated images, tax, shipping and a discount
+   code; three carts check out, one line is routed to the supplier because own stock is short,
+   the first order is paid, split into fulfilments and one parcel ships; its ``order.placed``
+   event reaches the receiver, signed;
+7. the run is summarised from the ledger: the job, the event, the webhook deliveries, the
+   catalog, the orders and the fulfilments.
 
-Each piece here is what an application would write; grow this file into the full product-launch
-demo as the store, media and outreach subsystems land.
+Each piece here is what an application would write.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
+import httpx
 import uvicorn
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -36,16 +44,31 @@ from rich.table import Table
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from dropkit import Dropkit
+from dropkit.app.demo_store import PlacedOrders, SeededStore, place_orders, seed_store
+from dropkit.commerce import Order, OrderLine
 from dropkit.core.errors import DropkitError, WebhookVerificationError
 from dropkit.core.events import Event
 from dropkit.core.jobs import Job, JobContext, JobRegistry, JobState
 from dropkit.core.money import Money
 from dropkit.core.webhooks import Delivery, DeliveryState, generate_secret, verify
 
-__all__ = ["DemoError", "DemoReport", "LaunchPrepared", "demo_jobs", "render", "run_demo"]
+__all__ = [
+    "DemoError",
+    "DemoReport",
+    "LaunchPrepared",
+    "StoreReport",
+    "Waiting",
+    "demo_jobs",
+    "loopback_site",
+    "open_store",
+    "render",
+    "render_store",
+    "run_demo",
+]
 
 
 class DemoError(DropkitError):
@@ -104,6 +127,7 @@ class Receipt:
     event_id: str
     verified: bool
     error: str | None = None
+    subject: str | None = None
 
 
 @dataclass
@@ -131,6 +155,7 @@ class Receiver:
                 event_type=message["type"],
                 event_id=message["data"]["id"],
                 verified=True,
+                subject=message["data"].get("subject"),
             )
         )
         self.verified.set()
@@ -138,6 +163,16 @@ class Receiver:
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/hooks", self.handle, methods=["POST"])])
+
+
+def loopback_site(receiver: Receiver, media_dir: Path) -> Starlette:
+    """The receiver on ``/hooks`` and the store's images on ``/media`` (``media_dir`` exists)."""
+    return Starlette(
+        routes=[
+            Route("/hooks", receiver.handle, methods=["POST"]),
+            Mount("/media", app=StaticFiles(directory=media_dir), name="media"),
+        ]
+    )
 
 
 @asynccontextmanager
@@ -153,7 +188,10 @@ async def _unwrapped() -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def serve_on_loopback(app: Starlette) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 (a free port) in this event loop; yield its URL."""
+    """Serve ``app`` with uvicorn on 127.0.0.1 (a free port) in this event loop; yield its URL.
+
+    The URL is the server's root, without a trailing slash (``http://127.0.0.1:<port>``).
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -172,7 +210,7 @@ async def serve_on_loopback(app: Starlette) -> AsyncIterator[str]:
                 while not server.started:  # noqa: ASYNC110 - uvicorn only exposes a flag
                     await anyio.sleep(0.01)
             try:
-                yield f"http://127.0.0.1:{port}/hooks"
+                yield f"http://127.0.0.1:{port}"
             finally:
                 server.should_exit = True
     finally:
@@ -180,6 +218,19 @@ async def serve_on_loopback(app: Starlette) -> AsyncIterator[str]:
 
 
 # -- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class StoreReport:
+    """The store part of the run: what was seeded, what was ordered, what reached the receiver."""
+
+    store: SeededStore  # stock levels as they stand after the orders
+    placed: PlacedOrders
+    image_url: str
+    image_bytes: int
+    order_delivery: Delivery
+    order_receipt: Receipt
+    event_counts: dict[str, int]
 
 
 @dataclass
@@ -193,6 +244,7 @@ class DemoReport:
     announcement: Announcement
     delivery: Delivery
     receipt: Receipt
+    store: StoreReport
 
 
 PRODUCT = {
@@ -211,6 +263,8 @@ async def run_demo(
     receiver = Receiver(secret=generate_secret())
     announced: list[Announcement] = []
     announced_event = anyio.Event()
+    media_dir = data_dir / "media"
+    media_dir.mkdir(parents=True, exist_ok=True)
 
     kit = Dropkit(data_dir=data_dir, jobs=demo_jobs, allow_private_webhooks=True)
 
@@ -219,22 +273,25 @@ async def run_demo(
         announced.append(Announcement(event.id, f"New: {event.name}, only {event.price}!"))
         announced_event.set()
 
-    async with serve_on_loopback(receiver.app()) as url:
-        say(f"[green]✓[/] webhook receiver listening on [cyan]{url}[/]")
+    async with serve_on_loopback(loopback_site(receiver, media_dir)) as site:
+        url = f"{site}/hooks"
+        say(f"[green]✓[/] webhook receiver listening on [cyan]{url}[/], images on {site}/media")
         async with kit:
             say(f"[green]✓[/] dropkit opened on SQLite in [cyan]{data_dir}[/], jobs in-process")
             endpoint = await kit.webhooks.add_endpoint(
                 url,
-                event_types=["demo.*"],
+                event_types=["demo.*", "order.*"],
                 secret=receiver.secret,
                 description="demo receiver",
                 allow_private=True,  # loopback: refused unless the operator allows it
             )
-            say(f"[green]✓[/] webhook endpoint [cyan]{endpoint.id}[/] subscribed to demo.*")
+            say(
+                f"[green]✓[/] webhook endpoint [cyan]{endpoint.id}[/] subscribed to demo.*, order.*"
+            )
             job = await kit.jobs.enqueue(prepare_launch, PRODUCT)
             say(f"[green]✓[/] job [cyan]{job.id}[/] enqueued: {job.function}")
 
-            step = "the job to finish"
+            waiting = Waiting("the job to finish")
             try:
                 with anyio.fail_after(timeout):
                     job = await kit.jobs.wait(job.id)
@@ -244,16 +301,28 @@ async def run_demo(
                         f"[green]✓[/] job succeeded: priced at {job.result['price']}"
                         f" (margin {job.result['margin']}), event published"
                     )
-                    step = "the subscriber"
+                    waiting.on = "the subscriber"
                     await announced_event.wait()
                     say(f"[green]✓[/] subscriber ran: {announced[0].text}")
-                    step = "the webhook delivery"
-                    delivery = await _delivered(kit, endpoint.id)
+                    waiting.on = "the webhook delivery"
+                    delivery = await _delivered(kit, endpoint.id, job.result["event_id"])
                     await receiver.verified.wait()
                     say(f"[green]✓[/] webhook {delivery.id} delivered and verified")
+                    stored = await kit.events.get(job.result["event_id"])
+
+                    store_report = await open_store(
+                        kit,
+                        receiver,
+                        endpoint.id,
+                        site=site,
+                        media_dir=media_dir,
+                        say=say,
+                        waiting=waiting,
+                    )
+                    waiting.on = "the remaining webhook deliveries"
+                    await _settled(kit)
             except TimeoutError:
-                raise DemoError(f"timed out after {timeout:g} s waiting for {step}") from None
-            stored = await kit.events.get(job.result["event_id"])
+                raise DemoError(f"timed out after {timeout:g} s waiting for {waiting.on}") from None
 
     report = DemoReport(
         data_dir=data_dir,
@@ -262,22 +331,135 @@ async def run_demo(
         event=stored.as_event(LaunchPrepared),
         announcement=announced[0],
         delivery=delivery,
-        receipt=next(r for r in receiver.receipts if r.verified),
+        receipt=next(r for r in receiver.receipts if r.verified and r.webhook_id == delivery.id),
+        store=store_report,
     )
     _check(report)
     return report
 
 
-async def _delivered(kit: Dropkit, endpoint_id: str) -> Delivery:
-    """Poll the delivery log until the endpoint's delivery settles; fail unless delivered."""
+@dataclass
+class Waiting:
+    """What the run is waiting for, named in the timeout message."""
+
+    on: str = ""
+
+
+async def open_store(
+    kit: Dropkit,
+    receiver: Receiver,
+    endpoint_id: str,
+    *,
+    site: str,
+    media_dir: Path,
+    say: Callable[[str], object],
+    waiting: Waiting | None = None,
+) -> StoreReport:
+    """Seed the store, check carts out, and follow the first order to its signed webhook."""
+    waiting = waiting or Waiting()
+    waiting.on = "the store to be seeded"
+    store = await seed_store(kit, media_dir, media_url=f"{site}/media")
+    variants = sum(len(item.variants) for item in store.products)
+    images = sum(len(item.image_files) for item in store.products)
+    say(
+        f"[green]✓[/] store seeded: {len(store.vendors)} vendors, 1 supplier,"
+        f" {len(store.products)} products, {variants} variants, {images} images"
+    )
+    waiting.on = "a product image from /media"
+    image_url = store.products[0].product.images[0].url
+    image_bytes = await _fetch_image(image_url)
+    waiting.on = "checkout"
+    placed = await place_orders(kit, store)
+    numbers = ", ".join(f"#{order.number}" for order in placed.orders)
+    say(f"[green]✓[/] checkout placed orders {numbers} (manual gateway)")
+    first = placed.orders[0]
+    say(
+        f"[green]✓[/] order #{first.number} paid, split into"
+        f" {len(placed.fulfilments[first.id])} fulfilments, one shipped: {first.status.value}"
+    )
+    waiting.on = f"the order.placed webhook of order #{first.number}"
+    placed_event = await _event_of(kit, "order.placed", first.id)
+    order_delivery = await _delivered(kit, endpoint_id, placed_event)
+    order_receipt = await _receipt(receiver, order_delivery.id)
+    say(f"[green]✓[/] order.placed webhook {order_delivery.id} delivered and verified")
+    return StoreReport(
+        store=placed.store,
+        placed=placed,
+        image_url=image_url,
+        image_bytes=image_bytes,
+        order_delivery=order_delivery,
+        order_receipt=order_receipt,
+        event_counts=await _event_counts(kit),
+    )
+
+
+async def _delivered(kit: Dropkit, endpoint_id: str, event_id: str) -> Delivery:
+    """Poll the delivery log until the event's delivery settles; fail unless delivered."""
     while True:
-        deliveries = await kit.webhooks.deliveries(endpoint_id=endpoint_id)
-        if deliveries and deliveries[0].state is not DeliveryState.PENDING:
-            delivery = deliveries[0]
+        deliveries = await kit.webhooks.deliveries(endpoint_id=endpoint_id, limit=200)
+        mine = [d for d in deliveries if d.event_id == event_id]
+        if mine and mine[0].state is not DeliveryState.PENDING:
+            delivery = mine[0]
             if delivery.state is not DeliveryState.DELIVERED:
                 raise DemoError(f"webhook delivery {delivery.state}: {delivery.last_error}")
             return delivery
         await anyio.sleep(0.05)
+
+
+async def _event_of(kit: Dropkit, event_type: str, subject: str) -> str:
+    """The id of the ``event_type`` event about ``subject`` (written with the change)."""
+    events = await kit.events.list(type=event_type, subject=subject, limit=1)
+    if not events:
+        raise DemoError(f"no {event_type} event was written for {subject}")
+    return events[0].id
+
+
+async def _receipt(receiver: Receiver, webhook_id: str) -> Receipt:
+    """The receiver's record of a delivery (it answers before the log is updated)."""
+    while True:
+        for receipt in receiver.receipts:
+            if receipt.webhook_id == webhook_id:
+                if not receipt.verified:
+                    raise DemoError(f"webhook {webhook_id} failed verification: {receipt.error}")
+                return receipt
+        await anyio.sleep(0.02)
+
+
+async def _fetch_image(url: str) -> int:
+    """GET a product image as a storefront would; its size in bytes."""
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        try:
+            response = await client.get(url)
+        except httpx.HTTPError as exc:
+            raise DemoError(f"could not fetch product image {url}: {exc}") from None
+    if response.status_code != 200 or response.headers.get("content-type") != "image/png":
+        raise DemoError(
+            f"product image {url} answered HTTP {response.status_code}"
+            f" ({response.headers.get('content-type')})"
+        )
+    return len(response.content)
+
+
+async def _settled(kit: Dropkit) -> None:
+    """Wait until no job is running or due (later deliveries finish before the kit closes)."""
+    while True:
+        now = datetime.now(UTC)
+        busy = [
+            job
+            for job in await kit.jobs.list(states=[JobState.QUEUED, JobState.RUNNING], limit=1000)
+            if job.state is JobState.RUNNING or job.run_at <= now
+        ]
+        if not busy:
+            return
+        await anyio.sleep(0.02)
+
+
+async def _event_counts(kit: Dropkit) -> dict[str, int]:
+    """How many events of each type the run wrote to the outbox."""
+    counts: dict[str, int] = {}
+    for event in await kit.events.list(limit=1000):
+        counts[event.type] = counts.get(event.type, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _check(report: DemoReport) -> None:
@@ -288,6 +470,14 @@ def _check(report: DemoReport) -> None:
         raise DemoError("the receiver got a different event than the job published")
     if report.receipt.webhook_id != report.delivery.id:
         raise DemoError("the webhook-id header does not match the delivery log")
+    store = report.store
+    first = store.placed.orders[0]
+    if store.placed.retried.id != first.id:
+        raise DemoError("a retried checkout of the same cart placed a second order")
+    if store.order_receipt.subject != first.id:
+        raise DemoError("the receiver got order.placed for a different order")
+    if not any(line.source == "supplier" for line in first.lines):
+        raise DemoError("no order line was routed to the supplier")
 
 
 # -- the summary --------------------------------------------------------------------------------
@@ -303,7 +493,7 @@ def _table(title: str, rows: dict[str, str]) -> Table:
 
 
 def render(report: DemoReport, console: Console) -> None:
-    """Print the summary: the job, the event, the subscriber and the webhook delivery."""
+    """Print the summary: the core (job, event, subscriber, webhook), then the store."""
     job, event, delivery = report.job, report.event, report.delivery
     console.print(
         Panel(
@@ -344,6 +534,152 @@ def render(report: DemoReport, console: Console) -> None:
                 ),
             ),
             title="dropkit demo: job → event → subscriber + signed webhook",
+            border_style="green",
+        )
+    )
+    render_store(report.store, console)
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
+def _grid(title: str) -> Table:
+    return Table(title=title, title_justify="left", expand=True, show_lines=False)
+
+
+def _catalog(store: SeededStore) -> Table:
+    table = _grid("Catalog")
+    table.add_column("product", style="bold", overflow="fold")
+    table.add_column("variant", no_wrap=True)
+    table.add_column("price", no_wrap=True)
+    table.add_column("available", no_wrap=True)
+    for item in store.products:
+        product, images = item.product, len(item.product.images)
+        for n, variant in enumerate(item.variants):
+            level = item.stock[variant.id]
+            price = str(variant.price)
+            if variant.compare_at is not None:
+                price += f"\n[dim]was {variant.compare_at}[/]"
+            stock = f"{level.own} own"
+            if level.supplier:
+                stock += f"\n[yellow]+{level.supplier} supplier[/]"
+            about = f"{item.vendor.name}, {images} image{'s' if images != 1 else ''}"
+            table.add_row(
+                f"{product.title}\n[dim]{about}[/]" if n == 0 else "",
+                f"{variant.sku}\n[dim]{', '.join(variant.options.values())}[/]",
+                price,
+                stock,
+                end_section=n == len(item.variants) - 1,
+            )
+    return table
+
+
+def _source(line: OrderLine, store: SeededStore) -> str:
+    if line.source != "supplier":
+        return "own stock"
+    name = store.supplier.name if line.supplier_id == store.supplier.id else line.supplier_id
+    return f"[yellow]supplier[/]\n{name}\n[dim]cost {line.unit_cost}[/]"
+
+
+def _orders(orders: tuple[Order, ...], store: SeededStore) -> Table:
+    table = _grid("Orders")
+    table.add_column("order", style="bold", no_wrap=True)
+    table.add_column("line", no_wrap=True)
+    table.add_column("source", overflow="fold")
+    table.add_column("amount", justify="right", no_wrap=True)
+    table.add_column("commission", justify="right", no_wrap=True)
+    for order in orders:
+        for n, line in enumerate(order.lines):
+            table.add_row(
+                f"#{order.number}" if n == 0 else "",
+                f"{line.quantity} x {line.sku}",
+                _source(line, store),
+                str(line.line_total),
+                f"{line.commission}\n[dim]{_percent(line.commission_rate)}[/]",
+            )
+        labels, amounts = ["subtotal"], [str(order.subtotal)]
+        if not order.discount.is_zero():
+            labels.append(f"code {order.coupon_code}")
+            amounts.append(str(-order.discount))
+        labels += ["tax", "shipping", "[bold]total[/]"]
+        amounts += [str(order.tax), str(order.shipping), f"[bold]{order.total}[/]"]
+        commission = sum((line.commission for line in order.lines), Money.zero(order.currency))
+        table.add_row(
+            "",
+            f"[cyan]{order.status.value}[/]",
+            "\n".join(labels),
+            "\n".join(amounts),
+            "\n" * (len(labels) - 1) + str(commission),
+            end_section=True,
+        )
+    return table
+
+
+def _fulfilments(report: StoreReport) -> Table:
+    store, placed = report.store, report.placed
+    order = placed.orders[0]
+    vendors = {vendor.id: vendor.name for vendor in store.vendors}
+    table = _grid(f"Fulfilments of order #{order.number}: one parcel per vendor and source")
+    table.add_column("parcel", style="bold", overflow="fold")
+    table.add_column("lines", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("tracking", overflow="fold")
+    skus = {line.id: line.sku for line in order.lines}
+    for fulfilment in placed.fulfilments[order.id]:
+        origin = "own stock" if fulfilment.supplier_id is None else store.supplier.name
+        shipped = fulfilment.status.value == "shipped"
+        table.add_row(
+            f"{vendors.get(fulfilment.vendor_id, fulfilment.vendor_id)}\n[dim]from {origin}[/]",
+            "\n".join(skus[line_id] for line_id in fulfilment.line_ids),
+            f"[green]{fulfilment.status.value}[/]" if shipped else fulfilment.status.value,
+            f"{fulfilment.carrier} {fulfilment.tracking_number}" if shipped else "",
+        )
+    return table
+
+
+def render_store(report: StoreReport, console: Console) -> None:
+    """Print the store: catalog, orders (with line sources), fulfilments, and what was sent."""
+    store, placed = report.store, report.placed
+    first = placed.orders[0]
+    offers = ", ".join(
+        f"{store.variant_sku(offer.variant_id)} ({offer.available} at {offer.cost})"
+        for offer in store.offers
+    )
+    setup = {
+        "vendors": ", ".join(
+            f"{v.name} ({_percent(v.commission_rate)} commission)" for v in store.vendors
+        ),
+        "supplier": f"{store.supplier.name}: {offers}",
+        "categories": ", ".join(
+            f"{store.categories[0].name} > {c.name}" for c in store.categories[1:]
+        ),
+        "pricing": f"{store.tax_rate.name} {_percent(store.tax_rate.rate)};"
+        f" shipping {store.flat_shipping.name} {store.flat_shipping.price},"
+        f" {store.free_over_shipping.name};"
+        f" code {store.discount.code} ({store.discount.value.normalize():f}% off)",
+        "images": f"{sum(len(p.image_files) for p in store.products)} PNGs generated;"
+        f" {report.image_url} served {report.image_bytes} bytes",
+    }
+    receipt = report.order_receipt
+    sent = {
+        "idempotent retry": f"checkout of the same cart again returned order"
+        f" #{placed.retried.number} (no second order)",
+        "webhook": f"order.placed of #{first.number} as {report.order_delivery.id}:"
+        f" {report.order_delivery.state}, HTTP {report.order_delivery.last_status},"
+        f" signature verified: {'[green]yes[/]' if receipt.verified else 'no'}",
+        "events written": ", ".join(f"{t} ({n})" for t, n in report.event_counts.items()),
+    }
+    console.print(
+        Panel(
+            Group(
+                _table("Store", setup),
+                _catalog(store),
+                _orders(placed.orders, store),
+                _fulfilments(report),
+                _table("Guarantees and events", sent),
+            ),
+            title="dropkit demo: the store: catalog → checkout → fulfilment",
             border_style="green",
         )
     )
