@@ -21,114 +21,84 @@ __all__ = [
 
 class ProductCreated(Event):
     type = "product.created"
+    subject_field = "product_id"
     product_id: str
     vendor_id: str
     slug: str
     title: str
 
-    @property
-    def subject(self) -> str:
-        return self.product_id
-
 
 class ProductUpdated(Event):
     type = "product.updated"
+    subject_field = "product_id"
     product_id: str
     vendor_id: str
     changed: list[str]
 
-    @property
-    def subject(self) -> str:
-        return self.product_id
-
 
 class OrderPlaced(Event):
     type = "order.placed"
+    subject_field = "order_id"
     order_id: str
     number: int
     email: str
     total: Money
     vendor_ids: list[str]
 
-    @property
-    def subject(self) -> str:
-        return self.order_id
-
 
 class OrderPaid(Event):
     type = "order.paid"
+    subject_field = "order_id"
     order_id: str
     number: int
     amount: Money
-
-    @property
-    def subject(self) -> str:
-        return self.order_id
 
 
 class OrderCancelled(Event):
     type = "order.cancelled"
+    subject_field = "order_id"
     order_id: str
     number: int
     reason: str
 
-    @property
-    def subject(self) -> str:
-        return self.order_id
-
 
 class OrderRefunded(Event):
     type = "order.refunded"
+    subject_field = "order_id"
     order_id: str
     number: int
     amount: Money
 
-    @property
-    def subject(self) -> str:
-        return self.order_id
-
 
 class FulfilmentCreated(Event):
     type = "fulfilment.created"
+    subject_field = "order_id"
     fulfilment_id: str
     order_id: str
     vendor_id: str
     supplier_id: str | None
 
-    @property
-    def subject(self) -> str:
-        return self.order_id
-
 
 class FulfilmentShipped(Event):
     type = "fulfilment.shipped"
+    subject_field = "order_id"
     fulfilment_id: str
     order_id: str
     carrier: str | None
     tracking_number: str | None
 
-    @property
-    def subject(self) -> str:
-        return self.order_id
-
 
 class FulfilmentDelivered(Event):
     type = "fulfilment.delivered"
+    subject_field = "order_id"
     fulfilment_id: str
     order_id: str
-
-    @property
-    def subject(self) -> str:
-        return self.order_id
 
 
 class StockLow(Event):
     type = "stock.low"
+    subject_field = "variant_id"
     variant_id: str
     sku: str
     available: int
     threshold: int
-
-    @property
-    def subject(self) -> str:
-        return self.variant_id

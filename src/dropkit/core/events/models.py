@@ -52,10 +52,16 @@ class Event(BaseModel):
         if isinstance(event_type, str):
             validate_event_type(event_type)
 
+    #: Name of the field holding the id of the record this event is about (``subject``).
+    subject_field: ClassVar[str | None] = None
+
     @property
     def subject(self) -> str | None:
-        """The id of the record this event is about; override in subclasses."""
-        return None
+        """The id of the record this event is about: set ``subject_field``, or override."""
+        if self.subject_field is None:
+            return None
+        value = getattr(self, self.subject_field)
+        return None if value is None else str(value)
 
     def payload(self) -> dict[str, Any]:
         """The event's own fields as JSON (without id and time, which travel beside it)."""
