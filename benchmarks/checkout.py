@@ -268,9 +268,8 @@ async def bare_checkouts(url: str, orders: int, buyers: int) -> float:
 
 async def graphql_listing(store: Store, seconds: float) -> tuple[float, float] | None:
     try:
-        from dropkit.commerce.graphql import build_schema
-
         from dropkit.commerce.catalog import Catalog
+        from dropkit.commerce.graphql import build_schema
     except ImportError:
         return None
     schema: Any = build_schema(
