@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from dropkit.commerce.errors import InvalidQuantityError
+from dropkit.core.database import placeholders
 from dropkit.core.errors import DropkitError, ValidationError
 
 __all__ = [
@@ -78,11 +79,6 @@ def from_ts(value: Any) -> datetime:
 def from_json(value: Any) -> Any:
     """A JSON column: text on SQLite (and asyncpg without codecs), decoded values otherwise."""
     return json.loads(value) if isinstance(value, str) else value
-
-
-def placeholders(count: int) -> str:
-    """``{}, {}, {}``: the placeholders of an ``IN (...)`` list."""
-    return ", ".join(["{}"] * count)
 
 
 def _typed(exc: PydanticValidationError, model: str) -> DropkitError:

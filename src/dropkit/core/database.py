@@ -40,7 +40,7 @@ from dropkit.core.errors import (
 )
 from dropkit.core.sqlite_engine import PooledSQLiteEngine
 
-__all__ = ["Database", "Dialect", "Row"]
+__all__ = ["Database", "Dialect", "Row", "placeholders"]
 
 logger = logging.getLogger("dropkit.database")
 
@@ -68,6 +68,11 @@ class _Never(Exception):
 
 
 _PG_INTEGRITY, _PG_ERROR, _PG_INTERFACE = _asyncpg_errors()
+
+
+def placeholders(count: int) -> str:
+    """``{}, {}, {}``: the placeholders of an ``IN (...)`` list of ``count`` values."""
+    return ", ".join(["{}"] * count)
 
 
 def translate_error(exc: BaseException) -> BaseException:

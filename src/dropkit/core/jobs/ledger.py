@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dropkit.core.database import Database, Row
+from dropkit.core.database import Database, Row, placeholders
 from dropkit.core.jobs.models import Job, JobState
 from dropkit.core.jsontext import dumps_strict
 
@@ -43,10 +43,6 @@ class NewJob:
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join(["{}"] * count)
 
 
 class Ledger:
@@ -110,7 +106,7 @@ class Ledger:
                 now,
                 now,
             ]
-        row_sql = f"({_placeholders(11)})"
+        row_sql = f"({placeholders(11)})"
         rows = await self.db.fetch(
             "INSERT INTO dropkit_jobs (id, function, queue, args, state, priority,"
             " max_attempts, run_at, idempotency_key, created_at, updated_at)"
@@ -150,7 +146,7 @@ class Ledger:
             return []
         now = self.clock()
         assignments, values = self._claim_set(worker_id, lease)
-        queue_list = _placeholders(len(queues))
+        queue_list = placeholders(len(queues))
         if self.db.dialect == "postgres":
             sql = (
                 f"UPDATE dropkit_jobs AS j SET {assignments} FROM ("
@@ -329,7 +325,7 @@ class Ledger:
         clauses: list[str] = []
         args: list[Any] = []
         if states:
-            clauses.append(f"state IN ({_placeholders(len(states))})")
+            clauses.append(f"state IN ({placeholders(len(states))})")
             args.extend(s.value for s in states)
         if function:
             clauses.append("function = {}")
@@ -376,7 +372,7 @@ class Ledger:
         """When the earliest queued job of ``queues`` becomes due."""
         value = await self.db.fetchval(
             f"SELECT MIN(run_at) FROM dropkit_jobs WHERE state = {{}}"
-            f" AND queue IN ({_placeholders(len(queues))})",
+            f" AND queue IN ({placeholders(len(queues))})",
             _QUEUED,
             *queues,
         )
