@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from dropkit.commerce.errors import InvalidQuantityError
-from dropkit.core.database import placeholders
+from dropkit.core.database import param_list
 from dropkit.core.errors import DropkitError, ValidationError
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
     "from_json",
     "from_ts",
     "new_id",
-    "placeholders",
+    "param_list",
     "slugify",
 ]
 

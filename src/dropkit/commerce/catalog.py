@@ -50,7 +50,7 @@ from dropkit.commerce._records import (
     check_text,
     chunks,
     new_id,
-    placeholders,
+    param_list,
     slugify,
 )
 from dropkit.commerce.amounts import to_db
@@ -432,7 +432,7 @@ class Catalog:
         result: dict[str, builtins.list[Variant]] = {pid: [] for pid in product_ids}
         for chunk in chunks(builtins.list(dict.fromkeys(product_ids))):
             rows = await self._db.fetch(
-                f"SELECT * FROM commerce_variants WHERE product_id IN ({placeholders(len(chunk))})"
+                f"SELECT * FROM commerce_variants WHERE product_id IN ({param_list(len(chunk))})"
                 " ORDER BY product_id, position, id",
                 *chunk,
             )
@@ -448,7 +448,7 @@ class Catalog:
         for chunk in chunks(builtins.list(dict.fromkeys(product_ids))):
             rows = await self._db.fetch(
                 "SELECT * FROM commerce_product_images"
-                f" WHERE product_id IN ({placeholders(len(chunk))})"
+                f" WHERE product_id IN ({param_list(len(chunk))})"
                 " ORDER BY product_id, position, id",
                 *chunk,
             )
@@ -622,7 +622,7 @@ class Catalog:
         if not skus:
             return
         taken = await self._db.fetch(
-            f"SELECT sku FROM commerce_variants WHERE sku IN ({placeholders(len(skus))})", *skus
+            f"SELECT sku FROM commerce_variants WHERE sku IN ({param_list(len(skus))})", *skus
         )
         if taken:
             names = ", ".join(sorted(row["sku"] for row in taken))
@@ -700,7 +700,7 @@ class Catalog:
                 now,
                 now,
             ]
-        row_sql = f"({placeholders(14)})"
+        row_sql = f"({param_list(14)})"
         try:
             await self._db.execute(
                 "INSERT INTO commerce_variants (id, product_id, sku, title, options, price_amount,"
@@ -719,7 +719,7 @@ class Catalog:
         values: builtins.list[Any] = []
         for position, image in enumerate(images):
             values += [new_id("img"), product_id, image.url, image.alt, position]
-        row_sql = f"({placeholders(5)})"
+        row_sql = f"({param_list(5)})"
         await self._db.execute(
             "INSERT INTO commerce_product_images (id, product_id, url, alt, position)"
             f" VALUES {', '.join([row_sql] * len(images))}",

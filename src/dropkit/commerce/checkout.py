@@ -31,7 +31,7 @@ from dropkit.commerce.events import OrderPlaced
 from dropkit.commerce.inventory import Inventory, RoutingPolicy
 from dropkit.commerce.orders import Order, Orders, OrderStatus
 from dropkit.commerce.pricing import Pricing, Quote, quote
-from dropkit.core.database import Database, placeholders
+from dropkit.core.database import Database, param_list
 from dropkit.core.errors import CommerceError, IntegrityError, ValidationError
 from dropkit.core.events import EventBus
 from dropkit.core.money import Money
@@ -224,7 +224,7 @@ class Checkout:
         return await self._orders.get(order_id)
 
     async def _variants(self, variant_ids: list[str]) -> dict[str, dict[str, Any]]:
-        marks = placeholders(len(variant_ids))
+        marks = param_list(len(variant_ids))
         rows = await self._db.fetch(
             "SELECT v.id, v.sku, v.title AS variant_title, v.price_amount, v.currency,"
             " v.product_id, p.title, p.status, p.vendor_id, ven.commission_rate, ven.status"
@@ -375,7 +375,7 @@ class Checkout:
     async def _offers(self, offer_ids: list[str]) -> dict[str, dict[str, Any]]:
         if not offer_ids:
             return {}
-        marks = placeholders(len(offer_ids))
+        marks = param_list(len(offer_ids))
         rows = await self._db.fetch(
             f"SELECT * FROM commerce_supplier_offers WHERE id IN ({marks})", *offer_ids
         )

@@ -26,7 +26,7 @@ from typing import Any
 from dropkit.commerce.errors import InvalidQuantityError, OutOfStockError, UnknownSkuError
 from dropkit.commerce.events import StockLow
 from dropkit.commerce.suppliers import RoutingPolicy
-from dropkit.core.database import Database, placeholders
+from dropkit.core.database import Database, param_list
 from dropkit.core.events import EventBus
 
 __all__ = [
@@ -122,7 +122,7 @@ class Inventory:
         """Stock levels of many variants in two queries (for listings)."""
         if not variant_ids:
             return {}
-        marks = placeholders(len(variant_ids))
+        marks = param_list(len(variant_ids))
         rows = await self._db.fetch(
             f"SELECT id, sku, stock_on_hand - stock_reserved AS own FROM commerce_variants"
             f" WHERE id IN ({marks})",
@@ -322,7 +322,7 @@ class Inventory:
         """Shipped: the reserved units leave the stock for good."""
         if not reservation_ids:
             return 0
-        marks = placeholders(len(reservation_ids))
+        marks = param_list(len(reservation_ids))
         return await self._settle(
             f"id IN ({marks}) AND state = {{}}",
             [*reservation_ids, ReservationState.ORDERED.value],

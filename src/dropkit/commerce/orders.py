@@ -30,7 +30,7 @@ from dropkit.commerce.events import (
     OrderRefunded,
 )
 from dropkit.commerce.inventory import Inventory
-from dropkit.core.database import Database, placeholders
+from dropkit.core.database import Database, param_list
 from dropkit.core.errors import NotFoundError, ValidationError
 from dropkit.core.events import EventBus
 from dropkit.core.money import Money
@@ -283,7 +283,7 @@ class Orders:
         )
         if not rows:
             return []
-        marks = placeholders(len(rows))
+        marks = param_list(len(rows))
         lines = await self._db.fetch(
             f"SELECT * FROM commerce_order_lines WHERE order_id IN ({marks}) ORDER BY sku, id",
             *[r["id"] for r in rows],

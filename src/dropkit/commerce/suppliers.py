@@ -26,7 +26,7 @@ from dropkit.commerce._records import (
     chunks,
     from_ts,
     new_id,
-    placeholders,
+    param_list,
     slugify,
 )
 from dropkit.commerce.amounts import money_from_db, to_db
@@ -327,7 +327,7 @@ class Suppliers:
             rows = await self._db.fetch(
                 "SELECT o.*, s.preferred AS preferred FROM commerce_supplier_offers o"
                 " JOIN commerce_suppliers s ON s.id = o.supplier_id"
-                f" WHERE o.variant_id IN ({placeholders(len(chunk))})"
+                f" WHERE o.variant_id IN ({param_list(len(chunk))})"
                 " ORDER BY o.variant_id, o.id",
                 *chunk,
             )

@@ -40,7 +40,7 @@ from dropkit.core.errors import (
 )
 from dropkit.core.sqlite_engine import PooledSQLiteEngine
 
-__all__ = ["Database", "Dialect", "Row", "placeholders"]
+__all__ = ["Database", "Dialect", "Row", "param_list"]
 
 logger = logging.getLogger("dropkit.database")
 
@@ -70,8 +70,8 @@ class _Never(Exception):
 _PG_INTEGRITY, _PG_ERROR, _PG_INTERFACE = _asyncpg_errors()
 
 
-def placeholders(count: int) -> str:
-    """``{}, {}, {}``: the placeholders of an ``IN (...)`` list of ``count`` values."""
+def param_list(count: int) -> str:
+    """``{}, {}, {}``: the parameter list of an ``IN (...)`` list of ``count`` values."""
     return ", ".join(["{}"] * count)
 
 
@@ -347,7 +347,7 @@ class Database:
         await self.fetch(sql, *args)
 
     async def execute_ddl(self, statement: str) -> None:
-        """Run one statement verbatim, without placeholders (schema changes)."""
+        """Run one statement verbatim, without parameters (schema changes)."""
         try:
             await self.engine.run_ddl(statement)
         except BaseException as exc:

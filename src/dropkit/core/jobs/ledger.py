@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dropkit.core.database import Database, Row, placeholders
+from dropkit.core.database import Database, Row, param_list
 from dropkit.core.jobs.models import Job, JobState
 from dropkit.core.jsontext import dumps_strict
 
@@ -106,7 +106,7 @@ class Ledger:
                 now,
                 now,
             ]
-        row_sql = f"({placeholders(11)})"
+        row_sql = f"({param_list(11)})"
         rows = await self.db.fetch(
             "INSERT INTO dropkit_jobs (id, function, queue, args, state, priority,"
             " max_attempts, run_at, idempotency_key, created_at, updated_at)"
@@ -146,7 +146,7 @@ class Ledger:
             return []
         now = self.clock()
         assignments, values = self._claim_set(worker_id, lease)
-        queue_list = placeholders(len(queues))
+        queue_list = param_list(len(queues))
         if self.db.dialect == "postgres":
             sql = (
                 f"UPDATE dropkit_jobs AS j SET {assignments} FROM ("
@@ -325,7 +325,7 @@ class Ledger:
         clauses: list[str] = []
         args: list[Any] = []
         if states:
-            clauses.append(f"state IN ({placeholders(len(states))})")
+            clauses.append(f"state IN ({param_list(len(states))})")
             args.extend(s.value for s in states)
         if function:
             clauses.append("function = {}")
@@ -372,7 +372,7 @@ class Ledger:
         """When the earliest queued job of ``queues`` becomes due."""
         value = await self.db.fetchval(
             f"SELECT MIN(run_at) FROM dropkit_jobs WHERE state = {{}}"
-            f" AND queue IN ({placeholders(len(queues))})",
+            f" AND queue IN ({param_list(len(queues))})",
             _QUEUED,
             *queues,
         )
