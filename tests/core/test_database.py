@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 import pytest
 from piccolo.columns import Integer, Varchar
@@ -270,3 +272,15 @@ async def test_failed_commit_releases_everything(database_url: str) -> None:
         async with db.transaction():
             await db.execute("INSERT INTO codes (code) VALUES ('ok')")
         assert await db.fetchval("SELECT COUNT(*) FROM codes") == 1
+
+
+async def test_closing_closes_connections_still_lent_out(tmp_path: Path) -> None:
+    from dropkit.core.sqlite_engine import PooledSQLiteEngine
+
+    db = Database.sqlite(tmp_path / "lent.db")
+    await db.start()
+    engine = db.engine
+    assert isinstance(engine, PooledSQLiteEngine)
+    lent = await engine.acquire()  # a straggler task that never gives it back
+    await db.aclose()
+    assert not lent._running  # closed with the database (the autouse guard checks the thread)

@@ -74,7 +74,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         super().__init__(path=path, timeout=busy_timeout, check_same_thread=False)
         self._pool_size = pool_size
         self._idle: list[aiosqlite.Connection] = []
-        self._open = 0
+        self._all: set[aiosqlite.Connection] = set()  # every open connection, lent or idle
         self._available = anyio.Semaphore(pool_size)
         self._closed = False
 
@@ -82,11 +82,19 @@ class PooledSQLiteEngine(SQLiteEngine):
         kwargs = dict(self.connection_kwargs)
         # Types are converted by dropkit itself; sqlite3's default converters are deprecated.
         kwargs["detect_types"] = 0
-        connection = await aiosqlite.connect(**kwargs)
-        connection.row_factory = dict_factory  # type: ignore[assignment]
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.execute("PRAGMA foreign_keys=ON")
+        # Shielded: a connection opened but abandoned by a cancelled task would keep its
+        # (non-daemon) thread alive and hang the interpreter at exit.
+        with anyio.CancelScope(shield=True):
+            connection = await aiosqlite.connect(**kwargs)
+            try:
+                connection.row_factory = dict_factory  # type: ignore[assignment]
+                await connection.execute("PRAGMA journal_mode=WAL")
+                await connection.execute("PRAGMA synchronous=NORMAL")
+                await connection.execute("PRAGMA foreign_keys=ON")
+            except BaseException:
+                await connection.close()
+                raise
+            self._all.add(connection)
         return connection
 
     async def acquire(self) -> aiosqlite.Connection:
@@ -95,9 +103,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         try:
             if self._idle:
                 return self._idle.pop()
-            connection = await self._connect()
-            self._open += 1
-            return connection
+            return await self._connect()
         except BaseException:
             self._available.release()
             raise
@@ -106,21 +112,23 @@ class PooledSQLiteEngine(SQLiteEngine):
         """Give a connection back; a broken one (or any after close) is closed instead."""
         try:
             if broken or self._closed or connection.in_transaction:
-                self._open -= 1
-                with anyio.CancelScope(shield=True):
-                    await connection.close()
+                await self._close(connection)
             else:
                 self._idle.append(connection)
         finally:
             self._available.release()
 
-    async def close(self) -> None:
-        """Close every idle connection; borrowed ones close when they come back."""
-        self._closed = True
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            self._open -= 1
+    async def _close(self, connection: aiosqlite.Connection) -> None:
+        self._all.discard(connection)
+        with anyio.CancelScope(shield=True):
             await connection.close()
+
+    async def close(self) -> None:
+        """Close every connection, idle or still lent out: nothing outlives the engine."""
+        self._closed = True
+        self._idle = []
+        for connection in list(self._all):
+            await self._close(connection)
 
     async def get_connection(self) -> aiosqlite.Connection:
         return await self.acquire()
