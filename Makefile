@@ -51,7 +51,13 @@ demo: install
 services:
 	@bash scripts/ensure-services.sh
 
-bench: install services
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install -e '.[dev,bench]'
+	@touch $@
+
+bench: install $(BENCH_STAMP) services
 	@shopt -s nullglob; \
 	for f in benchmarks/jobs.py benchmarks/*.py; do \
 	  if [[ ! -f "$$f" || " $${seen:-} " == *" $$f "* ]]; then continue; fi; \
