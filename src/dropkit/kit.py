@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from dropkit.commerce.checkout import MarginPolicy
 from dropkit.commerce.payments import PaymentGateway
@@ -33,6 +33,8 @@ from dropkit.core.jobs import (
 from dropkit.core.migrations import Migration, Migrator
 from dropkit.core.schema import CORE_MIGRATIONS
 from dropkit.core.webhooks import Webhooks
+from dropkit.crawl.schema import CRAWL_MIGRATIONS
+from dropkit.crawl.service import Crawl
 
 __all__ = ["Dropkit"]
 
@@ -91,6 +93,8 @@ class Dropkit:
         payment_gateways: Mapping[str, PaymentGateway] | None = None,
         margin_floor: Decimal = Decimal("0"),
         margin_policy: MarginPolicy = MarginPolicy.REFUSE,
+        allow_private_crawl: bool = False,
+        crawl: Mapping[str, Any] | None = None,
     ) -> None:
         if dispatcher is not None and redis_url is not None:
             raise ConfigurationError("give redis_url or dispatcher, not both")
@@ -134,7 +138,23 @@ class Dropkit:
             margin_policy=margin_policy,
         )
         self.commerce.register(self.registry)
-        self._migrations = [*CORE_MIGRATIONS, *COMMERCE_MIGRATIONS, *migrations]
+        # kit.crawl: the research bot; ``crawl`` holds Crawl keyword arguments (allow_networks,
+        # obey_robots, schedule...). With redis_url, politeness is shared across processes.
+        self.crawl = Crawl(
+            self.database,
+            self.events,
+            commerce=self.commerce,
+            redis_url=redis_url,
+            allow_private=allow_private_crawl,
+            **dict(crawl or {}),
+        )
+        self.crawl.register(self.registry)
+        self._migrations = [
+            *CORE_MIGRATIONS,
+            *COMMERCE_MIGRATIONS,
+            *CRAWL_MIGRATIONS,
+            *migrations,
+        ]
         self._started = False
 
     @classmethod
@@ -172,6 +192,7 @@ class Dropkit:
             try:
                 await self.webhooks.aclose()
                 await self.commerce.aclose()
+                await self.crawl.aclose()
             finally:
                 await self.database.aclose()
 

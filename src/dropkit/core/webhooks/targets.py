@@ -29,6 +29,7 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 """Resolves ``(host, port)`` to IP address strings; the default uses :func:`anyio.getaddrinfo`."""
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ALLOWED_SCHEMES: Final = frozenset({"http", "https"})
 
@@ -130,8 +131,21 @@ def _split(url: str) -> tuple[str, int]:
     return parsed.host, port
 
 
+def allowed_networks(networks: Iterable[str | IPNetwork]) -> tuple[IPNetwork, ...]:
+    """Parse an allow-list of networks (``"127.0.0.0/8"``, ``"::1"``) that may be private."""
+    try:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+    except ValueError as exc:
+        raise UnsafeTargetError(f"not a network: {exc}") from None
+
+
 async def _checked_addresses(
-    host: str, port: int, *, allow_private: bool, resolver: Resolver | None
+    host: str,
+    port: int,
+    *,
+    allow_private: bool,
+    resolver: Resolver | None,
+    allow_networks: tuple[IPNetwork, ...] = (),
 ) -> list[str]:
     """Resolve ``host`` and return its addresses, or refuse the lot if any one is unsafe."""
     if _parse(host) is not None:
@@ -152,7 +166,11 @@ async def _checked_addresses(
             raise UnsafeTargetError(
                 f"host {host!r} resolves to {text}, a cloud metadata address; refused"
             )
-        if not allow_private and not is_public_address(text):
+        if (
+            not allow_private
+            and not is_public_address(text)
+            and not any(address in network for network in allow_networks)
+        ):
             raise UnsafeTargetError(
                 f"host {host!r} resolves to {text}, which is not a public address; refused"
             )
@@ -160,19 +178,31 @@ async def _checked_addresses(
 
 
 async def check_target(
-    url: str, *, allow_private: bool = False, resolver: Resolver | None = None
+    url: str,
+    *,
+    allow_private: bool = False,
+    resolver: Resolver | None = None,
+    allow_networks: Iterable[str | IPNetwork] = (),
 ) -> None:
     """Refuse ``url`` unless it is http(s) and every address of its host is public.
 
     Raises :class:`UnsafeTargetError` (naming the host and the address) for a bad scheme, a
     missing host, or any private, loopback, link-local, multicast, reserved, shared or
     unspecified address, also when embedded in IPv6; cloud metadata addresses are refused even
-    with ``allow_private=True`` (meant for tests and self-hosted receivers on a LAN). A host
+    with ``allow_private=True`` (meant for tests and self-hosted receivers on a LAN).
+    ``allow_networks`` admits private addresses inside those networks only (e.g. loopback for a
+    local test server while ``10.0.0.0/8`` stays refused). A host
     that does not resolve raises plain :class:`WebhookError`: that is a dead target, not an
     attack. A literal IP host is checked without DNS.
     """
     host, port = _split(url)
-    await _checked_addresses(host, port, allow_private=allow_private, resolver=resolver)
+    await _checked_addresses(
+        host,
+        port,
+        allow_private=allow_private,
+        resolver=resolver,
+        allow_networks=allowed_networks(allow_networks),
+    )
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -182,9 +212,16 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
     verifies the certificate against the host name, which httpcore passes separately.
     """
 
-    def __init__(self, *, allow_private: bool, resolver: Resolver | None) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolver: Resolver | None,
+        allow_networks: tuple[IPNetwork, ...] = (),
+    ) -> None:
         self._allow_private = allow_private
         self._resolver = resolver
+        self._allow_networks = allow_networks
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -198,7 +235,11 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         try:
             with anyio.fail_after(timeout):
                 addresses = await _checked_addresses(
-                    host, port, allow_private=self._allow_private, resolver=self._resolver
+                    host,
+                    port,
+                    allow_private=self._allow_private,
+                    resolver=self._resolver,
+                    allow_networks=self._allow_networks,
                 )
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host!r} timed out") from None
@@ -234,17 +275,26 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
 class _PinnedHTTPTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport, with its connection pool dialing through :class:`_PinnedBackend`."""
 
-    def __init__(self, *, allow_private: bool, resolver: Resolver | None) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolver: Resolver | None,
+        allow_networks: tuple[IPNetwork, ...] = (),
+        limits: httpx.Limits = _LIMITS,
+    ) -> None:
         super().__init__()
         if type(self._pool) is not httpcore.AsyncConnectionPool:  # httpx changed its internals
             raise RuntimeError("this httpx version does not allow pinning connections")
         # Only the network backend differs from the pool httpx built (its defaults otherwise).
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
-            max_connections=_LIMITS.max_connections,
-            max_keepalive_connections=_LIMITS.max_keepalive_connections,
-            keepalive_expiry=_LIMITS.keepalive_expiry,
-            network_backend=_PinnedBackend(allow_private=allow_private, resolver=resolver),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_PinnedBackend(
+                allow_private=allow_private, resolver=resolver, allow_networks=allow_networks
+            ),
         )
 
 
@@ -263,13 +313,21 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         *,
         allow_private: bool = False,
         resolver: Resolver | None = None,
+        allow_networks: Iterable[str | IPNetwork] = (),
+        limits: httpx.Limits = _LIMITS,
     ) -> None:
         self._allow_private = allow_private
         self._resolver = resolver
+        self._allow_networks = allowed_networks(allow_networks)
         self._inner = (
             inner
             if inner is not None
-            else _PinnedHTTPTransport(allow_private=allow_private, resolver=resolver)
+            else _PinnedHTTPTransport(
+                allow_private=allow_private,
+                resolver=resolver,
+                allow_networks=self._allow_networks,
+                limits=limits,
+            )
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -277,7 +335,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         try:
             with anyio.fail_after(timeouts.get("connect")):
                 await check_target(
-                    str(request.url), allow_private=self._allow_private, resolver=self._resolver
+                    str(request.url),
+                    allow_private=self._allow_private,
+                    resolver=self._resolver,
+                    allow_networks=self._allow_networks,
                 )
         except TimeoutError:
             raise httpx.ConnectTimeout(
@@ -292,7 +353,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 __all__ = [
     "ALLOWED_SCHEMES",
     "GuardedTransport",
+    "IPNetwork",
     "Resolver",
+    "allowed_networks",
     "check_target",
     "is_public_address",
 ]
