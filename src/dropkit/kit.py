@@ -35,6 +35,8 @@ from dropkit.core.schema import CORE_MIGRATIONS
 from dropkit.core.webhooks import Webhooks
 from dropkit.crawl.schema import CRAWL_MIGRATIONS
 from dropkit.crawl.service import Crawl
+from dropkit.media.factory import VideoFactory
+from dropkit.media.schema import MEDIA_MIGRATIONS
 
 __all__ = ["Dropkit"]
 
@@ -93,6 +95,7 @@ class Dropkit:
         payment_gateways: Mapping[str, PaymentGateway] | None = None,
         margin_floor: Decimal = Decimal("0"),
         margin_policy: MarginPolicy = MarginPolicy.REFUSE,
+        media: Mapping[str, Any] | None = None,
         allow_private_crawl: bool = False,
         crawl: Mapping[str, Any] | None = None,
     ) -> None:
@@ -138,6 +141,16 @@ class Dropkit:
             margin_policy=margin_policy,
         )
         self.commerce.register(self.registry)
+        # kit.media: the video factory; ``media`` holds VideoFactory keyword arguments
+        # (script_writer, voice, footage...), offline providers by default.
+        self.media = VideoFactory(
+            self.data_dir / "media",
+            database=self.database,
+            jobs=self.jobs,
+            events=self.events,
+            **dict(media or {}),
+        )
+        self.media.register(self.registry)
         # kit.crawl: the research bot; ``crawl`` holds Crawl keyword arguments (allow_networks,
         # obey_robots, schedule...). With redis_url, politeness is shared across processes.
         self.crawl = Crawl(
@@ -152,6 +165,7 @@ class Dropkit:
         self._migrations = [
             *CORE_MIGRATIONS,
             *COMMERCE_MIGRATIONS,
+            *MEDIA_MIGRATIONS,
             *CRAWL_MIGRATIONS,
             *migrations,
         ]
@@ -192,6 +206,7 @@ class Dropkit:
             try:
                 await self.webhooks.aclose()
                 await self.commerce.aclose()
+                await self.media.aclose()
                 await self.crawl.aclose()
             finally:
                 await self.database.aclose()

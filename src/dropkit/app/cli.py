@@ -1,4 +1,4 @@
-"""The ``dropkit`` command line: demo, migrate, worker, and job inspection.
+"""The ``dropkit`` command line: demo, migrate, worker, job inspection and videos.
 
 Every command reads :class:`~dropkit.app.settings.Settings` once (flags override ``DROPKIT_*``
 variables) and passes plain values to the library. Errors dropkit raises on purpose
@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dropkit.app.cli_video import video_app
 from dropkit.app.settings import Settings, load_object, load_settings
 from dropkit.core.database import Database
 from dropkit.core.errors import ConfigurationError, DropkitError, StorageError
@@ -44,13 +45,14 @@ T = TypeVar("T")
 
 app = typer.Typer(
     name="dropkit",
-    help="Run a dropshipping business from Python: demo, database, workers and jobs.",
+    help="Run a dropshipping business from Python: demo, database, workers, jobs, videos.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 jobs_app = typer.Typer(help="Inspect, replay and cancel durable jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(video_app, name="video")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per error

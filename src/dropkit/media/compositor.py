@@ -1,0 +1,200 @@
+"""The hot path: one decode per source, one encode, frames kept in yuv420p throughout.
+
+A composing thread decodes, scales and draws frames (see :mod:`dropkit.media.composer`) a few
+frames ahead of this one, which feeds libx264 (running its own threads) and the AAC encoder;
+PyAV and numpy release the GIL, so the two overlap. Nothing is kept per frame, so memory does
+not grow with the video's length. The MP4 is written to a hidden temp file beside the
+destination and renamed only on success.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from dropkit.media.audio import SAMPLE_RATE, load_audio, mix
+from dropkit.media.composer import Composer
+from dropkit.media.errors import MediaInputError, RenderCancelled, StageError
+from dropkit.media.layers import build_sprites
+from dropkit.media.results import Progress, RenderStats
+from dropkit.media.timeline import Manifest
+
+__all__ = ["render_manifest"]
+
+_AUDIO_CHUNK = 1024
+_AHEAD = 3  # frames composed ahead of the encoder
+
+
+def _produce(
+    composer: Composer,
+    total: int,
+    frames: queue.Queue[av.VideoFrame | BaseException],
+    stop: threading.Event,
+) -> None:
+    """Compose frames ahead of the encoder, in this thread (PyAV and numpy release the GIL)."""
+    try:
+        for index in range(total):
+            if not _offer(frames, composer.frame(index), stop):
+                return
+    except BaseException as exc:  # handed to the encoding thread, which raises it
+        _offer(frames, exc, stop)
+
+
+def _offer(
+    frames: queue.Queue[av.VideoFrame | BaseException],
+    item: av.VideoFrame | BaseException,
+    stop: threading.Event,
+) -> bool:
+    """Put ``item`` unless the encoder stopped (False then)."""
+    while not stop.is_set():
+        try:
+            frames.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _check(manifest: Manifest) -> None:
+    if manifest.width % 2 or manifest.height % 2:
+        raise MediaInputError("compose", f"size {manifest.width}x{manifest.height} must be even")
+    if manifest.width * manifest.height > 4096 * 2304:
+        raise MediaInputError("compose", f"size {manifest.width}x{manifest.height} is too large")
+
+
+def _video_stream(container: av.container.OutputContainer, manifest: Manifest) -> av.VideoStream:
+    stream = container.add_stream(
+        "libx264",
+        rate=manifest.fps,
+        options={"crf": str(manifest.quality.crf), "preset": manifest.quality.preset},
+    )
+    stream.width, stream.height = manifest.width, manifest.height
+    stream.pix_fmt = "yuv420p"
+    ctx = stream.codec_context
+    ctx.color_primaries = 1  # BT.709
+    ctx.color_trc = 1
+    ctx.colorspace = 1
+    ctx.color_range = 1  # limited ("tv")
+    return stream
+
+
+def render_manifest(
+    manifest: Manifest,
+    destination: Path,
+    *,
+    thumbnail: Path | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> RenderStats:
+    """Render ``manifest`` to ``destination`` (MP4); blocking, meant for a worker thread."""
+    started = time.perf_counter()
+    _check(manifest)
+    report = progress or (lambda stage, done, total: None)
+    total = manifest.frames
+    report("audio", 0, total)
+    voices = [load_audio(Path(v.path), "voice") for v in manifest.audio.voice]
+    samples = round(total * SAMPLE_RATE / manifest.fps)
+    audio = mix(manifest.audio, samples, voices) if voices or manifest.audio.music else None
+    report("overlays", 0, total)
+    sprites = build_sprites(manifest)
+    composer = Composer(manifest, sprites)
+    first = composer.windows[0].first
+    thumb_frame = first + min(total - 1, round(manifest.scenes[0].duration * manifest.fps / 3))
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.partial")
+    container = av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"})
+    frames: queue.Queue[av.VideoFrame | BaseException] = queue.Queue(maxsize=_AHEAD)
+    stop = threading.Event()
+    producer = threading.Thread(
+        target=_produce, args=(composer, total, frames, stop), name="dropkit-compose", daemon=True
+    )
+    try:
+        video = _video_stream(container, manifest)
+        sound = None
+        if audio is not None:
+            sound = container.add_stream(
+                "aac", rate=SAMPLE_RATE, layout="stereo", options={"aac_coder": "fast"}
+            )
+            sound.bit_rate = manifest.quality.audio_bitrate
+        audio_done = 0
+        report("compose", 0, total)
+        producer.start()
+        for index in range(total):
+            if cancel is not None and cancel.is_set():
+                raise RenderCancelled("compose", f"cancelled at frame {index}", file=destination)
+            item = frames.get()
+            if isinstance(item, BaseException):
+                raise item
+            if thumbnail is not None and index == thumb_frame:
+                _save_thumbnail(item, thumbnail)
+            for packet in video.encode(item):
+                container.mux(packet)
+            if sound is not None and audio is not None:
+                until = round((index + 1) * SAMPLE_RATE / manifest.fps)
+                audio_done = _encode_audio(container, sound, audio, audio_done, until)
+            if index % 10 == 0 or index == total - 1:
+                report("compose", index + 1, total)
+        for packet in video.encode(None):
+            container.mux(packet)
+        if sound is not None:
+            for packet in sound.encode(None):
+                container.mux(packet)
+        container.close()
+        partial.replace(destination)
+    except BaseException as exc:
+        container.close()
+        partial.unlink(missing_ok=True)
+        if thumbnail is not None:
+            thumbnail.unlink(missing_ok=True)
+        if isinstance(exc, av.FFmpegError):
+            raise StageError("encode", str(exc), file=destination) from exc
+        raise
+    finally:
+        stop.set()
+        if producer.is_alive():
+            producer.join()
+        composer.close()
+    report("done", total, total)
+    return RenderStats(
+        path=destination,
+        frames=total,
+        duration=total / manifest.fps,
+        bytes=destination.stat().st_size,
+        seconds=time.perf_counter() - started,
+        thumbnail=thumbnail,
+    )
+
+
+def _encode_audio(
+    container: av.container.OutputContainer,
+    stream: av.AudioStream,
+    audio: np.ndarray,
+    done: int,
+    until: int,
+) -> int:
+    until = min(until, len(audio))
+    while done < until:
+        end = min(done + _AUDIO_CHUNK, len(audio))
+        if end - done < _AUDIO_CHUNK and end < len(audio):
+            break
+        chunk = audio[done:end]
+        frame = av.AudioFrame.from_ndarray(np.stack((chunk, chunk)), format="fltp", layout="stereo")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = done
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        done = end
+    return done
+
+
+def _save_thumbnail(frame: av.VideoFrame, path: Path) -> None:
+    image = frame.to_image()  # type: ignore[no-untyped-call]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    image.save(partial, format="JPEG", quality=88)
+    partial.replace(path)
