@@ -85,7 +85,19 @@ def test_render_errors_are_one_red_line(tmp_path: Path) -> None:
     manifest.write_text(json.dumps({"scenes": [], "width": 10}))
     result = invoke("video", "render", str(manifest), "-o", "x.mp4", data_dir=tmp_path)
     assert result.exit_code == 1 and "invalid manifest" in result.stderr
+    assert "timeline: invalid manifest at width:" in result.stderr.replace("\n", "")
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_render_to_a_dotted_name_keeps_the_dots(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    out = tmp_path / "out" / "promo.v2.mp4"
+    result = invoke("video", "render", str(spec), "-o", str(out), data_dir=tmp_path / "data")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        f"promo.v2{s}" for s in (".mp4", ".srt", ".vtt", ".jpg", ".json")
+    )
 
 
 async def test_from_product(tmp_path: Path) -> None:

@@ -82,3 +82,18 @@ def ebur128_integrated(path: Path) -> float:
                     break
                 last = dict(out.metadata)
     return float(last["lavfi.r128.I"])
+
+
+def decoded_audio(path: Path) -> npt.NDArray[np.float32]:
+    """The first audio stream of ``path`` (an MP4, say), left channel, float32 at 48 kHz."""
+    chunks = []
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48_000)
+        for frame in container.decode(audio=0):
+            chunks.extend(out.to_ndarray()[0] for out in resampler.resample(frame))
+        chunks.extend(out.to_ndarray()[0] for out in resampler.resample(None))
+    return np.concatenate(chunks).astype(np.float32)
+
+
+def rms(samples: npt.NDArray[np.float32]) -> float:
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))

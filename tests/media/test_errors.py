@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -154,4 +155,117 @@ def test_streams_of_the_wrong_kind_are_refused(tmp_path: Path, media_assets: Pat
     with pytest.raises(MediaInputError, match="no audio stream") as caught:
         render_manifest(with_music, tmp_path / "out.mp4")
     assert (caught.value.stage, caught.value.file) == ("music", clip)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_manifest_parse_names_the_field(tmp_path: Path) -> None:
+    good = _flat_manifest()
+    assert Manifest.parse(good.model_dump_json()) == good
+    assert Manifest.parse(good.model_dump()) == good
+    with pytest.raises(MediaInputError, match="invalid manifest at fps: ") as caught:
+        Manifest.parse({**good.model_dump(), "fps": 0}, file=tmp_path / "m.json")
+    assert (caught.value.stage, caught.value.file) == ("timeline", str(tmp_path / "m.json"))
+    with pytest.raises(MediaInputError, match="resolution: Input should be greater"):
+        VideoSpec.parse({"script": ["Hi."], "resolution": 2})
+
+
+def _flat_manifest(**overrides: object) -> Manifest:
+    scene = Scene(text="x", start=0, duration=1, source=Source(kind="gradient"))
+    values: dict[str, object] = {
+        "width": 64, "height": 64, "fps": 10, "duration": 1.0, "scenes": (scene,)
+    }  # fmt: skip
+    values.update(overrides)
+    return Manifest.model_validate(values)
+
+
+def test_output_and_thumbnail_failures_are_stage_errors(tmp_path: Path) -> None:
+    from dropkit.media import StageError
+
+    out = tmp_path / "out.mp4"
+    (tmp_path / ".out.mp4.partial").mkdir()  # the temp file cannot be created
+    with pytest.raises(StageError) as caught:
+        render_manifest(_flat_manifest(), out)
+    assert (caught.value.stage, caught.value.file) == ("encode", str(out))
+    (tmp_path / ".out.mp4.partial").rmdir()
+    thumb = tmp_path / "thumb.jpg"
+    thumb.mkdir()  # a directory where the thumbnail should go
+    with pytest.raises(StageError) as caught:
+        render_manifest(_flat_manifest(), out, thumbnail=thumb)
+    assert (caught.value.stage, caught.value.file) == ("thumbnail", str(thumb))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thumb.jpg"]  # no MP4, no temp files
+    assert list(thumb.iterdir()) == []
+
+
+def _huge_png(path: Path, width: int, height: int) -> Path:
+    """A 1x1 PNG whose header claims ``width`` x ``height`` (the size check must come first)."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    Image.new("L", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13]))
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", crc)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("size", [(9000, 9000), (20000, 20000)])  # our limit; Pillow's bomb
+def test_huge_images_are_refused_before_decoding(tmp_path: Path, size: tuple[int, int]) -> None:
+    from dropkit.media.timeline import ImageLayer
+
+    huge = _huge_png(tmp_path / "huge.png", *size)
+    still = Scene(text="x", start=0, duration=1, source=Source(kind="image", path=str(huge)))
+    with pytest.raises(MediaInputError, match=r"pixel limit|too large") as caught:
+        render_manifest(_flat_manifest(scenes=(still,)), tmp_path / "a.mp4")
+    assert (caught.value.stage, caught.value.file) == ("footage", str(huge))
+    logo = ImageLayer(path=str(huge), start=0, end=1)
+    with pytest.raises(MediaInputError, match=r"pixel limit|too large") as caught:
+        render_manifest(_flat_manifest(images=(logo,)), tmp_path / "b.mp4")
+    assert (caught.value.stage, caught.value.file) == ("overlays", str(huge))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.png"]
+
+
+class _CancellingVoice:
+    """Speaks with espeak-ng, and the user cancels while it does."""
+
+    def __init__(self, inner: EspeakVoice, cancel: threading.Event) -> None:
+        self.inner, self.cancel = inner, cancel
+
+    async def speak(self, text: str) -> Path:
+        path = await self.inner.speak(text)
+        self.cancel.set()
+        return path
+
+
+async def test_cancel_is_seen_between_stages(tmp_path: Path, voice_cache: Path) -> None:
+    from dropkit.media import RenderCancelled
+
+    cancel = threading.Event()
+    factory = VideoFactory(tmp_path, voice=_CancellingVoice(EspeakVoice(voice_cache), cancel))
+    stages: list[str] = []
+    with pytest.raises(RenderCancelled) as caught:
+        await factory.render(
+            small_spec(), cancel=cancel, progress=lambda stage, done, total: stages.append(stage)
+        )
+    assert caught.value.stage == "footage"  # stopped before planning, not mid-encode
+    assert stages == ["script", "voice"]
+    assert _files(tmp_path) == []
+
+
+def test_a_cancel_after_the_last_frame_keeps_no_file(tmp_path: Path) -> None:
+    from dropkit.media import RenderCancelled
+
+    cancel = threading.Event()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "compose" and done == total:
+            cancel.set()  # the caller gave up as the last frame was encoded
+
+    out = tmp_path / "late.mp4"
+    with pytest.raises(RenderCancelled):
+        render_manifest(_flat_manifest(), out, progress=progress, cancel=cancel)
     assert list(tmp_path.iterdir()) == []

@@ -22,6 +22,7 @@ from dropkit.media import (
 )
 from dropkit.media.pexels import best_rendition
 
+LOOPBACK = ("127.0.0.0/8",)
 GOOD = json.dumps(
     {
         "scenes": [
@@ -86,7 +87,7 @@ async def test_pexels_search_download_cache_and_attribution(
     fake = FakePexels(media_assets / "lamp.mp4")
     async with serve(fake.app()) as base:
         fake.base = base
-        pexels = PexelsFootage("px-key", tmp_path / "stock", base_url=base)
+        pexels = PexelsFootage("px-key", tmp_path / "stock", base_url=base, allow_networks=LOOPBACK)
         factory = VideoFactory(tmp_path / "data", footage=[pexels])
         try:
             result = await factory.render(small_spec())
@@ -107,6 +108,30 @@ async def test_pexels_search_download_cache_and_attribution(
     )
     assert result.videos[0].attributions == manifest.attributions
     assert again is not None and again.path == manifest.scenes[0].source.path
+
+
+async def test_pexels_links_are_checked_and_capped(tmp_path: Path, media_assets: Path) -> None:
+    fake = FakePexels(media_assets / "lamp.mp4")
+    rng = random.Random(1)
+    async with serve(fake.app()) as base:
+        fake.base = base
+        # The link the API hands out points at a private (loopback) address: refused.
+        guarded = PexelsFootage("px-key", tmp_path / "stock", base_url=base)
+        capped = PexelsFootage(
+            "px-key", tmp_path / "stock", base_url=base, allow_networks=LOOPBACK, max_bytes=1000
+        )
+        try:
+            with pytest.raises(ProviderError, match="refused download link") as caught:
+                await guarded.find(("lamp",), 1.0, (180, 320), rng)
+            assert caught.value.file == f"{base}/files/clip.mp4"
+            with pytest.raises(ProviderError, match="over 1,000 bytes"):
+                await capped.find(("lamp",), 1.0, (180, 320), rng)
+        finally:
+            await guarded.aclose()
+            await capped.aclose()
+    assert fake.downloads == 1  # the refused link was never fetched
+    stock = tmp_path / "stock"
+    assert not stock.exists() or list(stock.iterdir()) == []  # no partial file left
 
 
 def test_best_rendition_picks_the_smallest_covering_file() -> None:

@@ -19,6 +19,7 @@ from dropkit.media import (
     ProductBrief,
     TemplateScriptWriter,
     integrated_loudness,
+    load_audio,
     srt,
     vtt,
 )
@@ -141,6 +142,47 @@ async def test_template_script_from_product_prompt_and_user_script() -> None:
     assert mine.scenes[0].sentence == "My own words."
 
 
+async def test_template_tones_and_languages() -> None:
+    writer = TemplateScriptWriter()
+    product = ProductBrief(title="Aurora Lamp", price="$31.00", call_to_action="Tap to shop")
+
+    async def sentences(**overrides: object) -> list[str]:
+        script = await writer.write(small_spec(script=None, product=product, **overrides))
+        return [s.sentence for s in script.scenes]
+
+    upbeat, urgent = await sentences(), await sentences(tone="urgent")
+    premium, friendly = await sentences(tone="Premium"), await sentences(tone="friendly")
+    assert urgent == [
+        "Stop scrolling: the Aurora Lamp is here.",
+        "Today only $31.00.",
+        "Tap to shop now!",
+    ]
+    assert premium == ["Introducing the Aurora Lamp.", "Yours for $31.00.", "Tap to shop."]
+    assert len({tuple(upbeat), tuple(urgent), tuple(premium), tuple(friendly)}) == 4
+    assert await sentences(language="en-gb") == upbeat
+    with pytest.raises(MediaInputError, match=r"English only.*OpenAIScriptWriter") as caught:
+        await sentences(language="de")
+    assert caught.value.stage == "script"
+    with pytest.raises(MediaInputError, match=r"no 'sarcastic' tone.*OpenAIScriptWriter"):
+        await sentences(tone="sarcastic")
+    # A user's own script is spoken as written, in any language.
+    german = await writer.write(small_spec(script=("Hallo Welt.",), language="de"))
+    assert german.scenes[0].sentence == "Hallo Welt."
+
+
+async def test_voice_rate_applies_to_a_configured_voice(voice_cache: Path) -> None:
+    from dropkit.media.pipeline import _voice_for
+
+    mine = EspeakVoice(voice_cache, rate=150)
+    assert _voice_for(mine, small_spec(), voice_cache) is not mine
+    normal = await _voice_for(mine, small_spec(), voice_cache).speak("The lamp glows warm.")
+    fast = await _voice_for(mine, small_spec(voice_rate=340), voice_cache).speak(
+        "The lamp glows warm."
+    )
+    assert normal == await mine.speak("The lamp glows warm.")  # the default keeps its pace
+    assert len(load_audio(fast)) < 0.7 * len(load_audio(normal))
+
+
 async def test_footage_providers(media_assets: Path, tmp_path: Path) -> None:
     rng = random.Random(3)
     folder = LocalFolderFootage(media_assets)
@@ -175,3 +217,12 @@ async def test_planning_is_deterministic(media_assets: Path, voice_cache: Path) 
     assert other.model_dump_json() != first.model_dump_json()
     with pytest.raises(MediaInputError, match="one voice clip per sentence"):
         await plan_manifest(spec, Aspect.VERTICAL, 0, script, voices[:1], [])
+
+
+def test_music_is_decoded_only_as_far_as_needed(media_assets: Path) -> None:
+    speech = media_assets / "speech.wav"
+    full = load_audio(speech)
+    part = load_audio(speech, max_samples=1000)
+    assert part.dtype == np.float32 and len(part) == 1000
+    assert np.array_equal(part, full[:1000])
+    assert len(load_audio(speech, max_samples=10**9)) == len(full)

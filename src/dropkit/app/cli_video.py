@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dropkit.core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from dropkit.media import Manifest, VideoSpec
 
 __all__ = ["video_app"]
 
@@ -30,17 +33,35 @@ def _progress() -> Progress:
 def _move_single(result_video: object, out: Path) -> Path:
     """Give a single-output render the file names the user asked for (atomic renames)."""
     from dropkit.media import RenderedVideo
+    from dropkit.media.files import output_stem, with_ext
 
     assert isinstance(result_video, RenderedVideo)
+    stem = output_stem(out)  # "summer.v2.mp4" → "summer.v2", dots in the name kept
     for source, suffix in (
         (result_video.srt, ".srt"),
         (result_video.vtt, ".vtt"),
         (result_video.thumbnail, ".jpg"),
         (result_video.manifest, ".json"),
-        (result_video.video, out.suffix or ".mp4"),
     ):
-        Path(source).replace(out.with_suffix(suffix))
+        Path(source).replace(with_ext(stem, suffix))
+    Path(result_video.video).replace(out)
     return out
+
+
+def _parse_input(data: object, path: Path) -> Manifest | VideoSpec:
+    """A saved (or edited) manifest, else a spec; when neither validates, the error of the one
+    the file was meant to be (a manifest has scenes)."""
+    from dropkit.media import Manifest, MediaInputError, VideoSpec
+
+    try:
+        return Manifest.parse(data, file=path)
+    except MediaInputError as not_manifest:
+        try:
+            return VideoSpec.parse(data)
+        except MediaInputError:
+            if isinstance(data, dict) and "scenes" in data:
+                raise not_manifest from None
+            raise
 
 
 @video_app.command("render")
@@ -50,8 +71,7 @@ def render(
 ) -> None:
     """Render SPEC.json (or an edited manifest) to an MP4 with SRT, VTT, thumbnail, manifest."""
     from dropkit.app.cli import fail, out, run, settings_from, setup_logging
-    from dropkit.media import MediaInputError, VideoFactory, VideoSpec
-    from dropkit.media.timeline import Manifest
+    from dropkit.media import Manifest, VideoFactory
 
     settings = settings_from()
     setup_logging(settings, "WARNING")
@@ -70,15 +90,10 @@ def render(
             bar.update(task, completed=done, total=total or None, stage=stage)
 
         async def body() -> object:
-            if isinstance(data, dict) and "scenes" in data and "width" in data:
-                try:
-                    manifest = Manifest.model_validate(data)
-                except ValueError as exc:
-                    raise MediaInputError(
-                        "timeline", f"invalid manifest: {exc}", file=spec_file
-                    ) from None
-                return await factory.render_manifest(manifest, output, progress=progress)
-            spec = VideoSpec.parse(text)
+            parsed = _parse_input(data, spec_file)
+            if isinstance(parsed, Manifest):
+                return await factory.render_manifest(parsed, output, progress=progress)
+            spec = parsed
             result = await factory.render(spec, out_dir=output.parent, progress=progress)
             if len(result.videos) == 1:
                 return _move_single(result.videos[0], output)

@@ -31,11 +31,16 @@ _SHELF = (
 _HIGHPASS = ([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621])
 
 
-def load_audio(path: Path, stage: str = "audio") -> F32:
-    """Decode the first audio stream of ``path`` to mono float32 at 48 kHz."""
+def load_audio(path: Path, stage: str = "audio", *, max_samples: int | None = None) -> F32:
+    """Decode the first audio stream of ``path`` to mono float32 at 48 kHz.
+
+    With ``max_samples``, decoding stops once that many samples are in: a long music file
+    under a short video costs only what is heard, not the whole file.
+    """
     if not path.is_file():
         raise MediaInputError(stage, "file not found", file=path)
     chunks: list[F32] = []
+    count = 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
@@ -44,14 +49,19 @@ def load_audio(path: Path, stage: str = "audio") -> F32:
             for frame in container.decode(container.streams.audio[0]):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                    count += len(chunks[-1])
+                if max_samples is not None and count >= max_samples:
+                    break
+            else:
+                for out in resampler.resample(None):
+                    chunks.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                    count += len(chunks[-1])
     except av.FFmpegError as exc:
         raise MediaInputError(stage, f"corrupt or unsupported audio: {exc}", file=path) from exc
-    if not chunks or sum(len(c) for c in chunks) == 0:
+    if count == 0:
         raise MediaInputError(stage, "no audio samples", file=path)
     joined: F32 = np.concatenate(chunks)
-    return joined
+    return joined[:max_samples] if max_samples is not None else joined
 
 
 _STEREO_GAIN = 10 * float(np.log10(2))
@@ -129,9 +139,38 @@ def _limit(samples: F32, ceiling: float = 0.95) -> F32:
     return samples
 
 
+_DUCK_WIDTH = int(0.3 * SAMPLE_RATE)  # the ducking ramps over 0.3 s
+_MIX_CHUNK = 10 * SAMPLE_RATE
+
+
+def _music_gain(
+    plan: AudioPlan, spans: list[tuple[int, int]], start: int, end: int, total: int
+) -> F32:
+    """The music's gain on samples ``start:end``: ducked where the voice speaks (a smoothed
+    mask, computed with just enough context either side), faded out at the end."""
+    half = _DUCK_WIDTH // 2
+    lo, hi = max(0, start - half), min(total, end + half)
+    speaking = np.zeros(hi - lo, dtype=np.float32)
+    for a, b in spans:
+        if a < hi and b > lo:
+            speaking[max(a, lo) - lo : min(b, hi) - lo] = 1.0
+    smoothed = _smooth(speaking, _DUCK_WIDTH)[start - lo : end - lo]
+    gain: F32 = (1.0 - (1.0 - plan.duck) * smoothed).astype(np.float32)
+    fade = min(total, int(plan.fade_out * SAMPLE_RATE))
+    first = max(start, total - fade)
+    if fade and first < end:  # 1 → 0 over the last ``fade`` samples
+        steps = np.arange(first - (total - fade), end - (total - fade), dtype=np.float32)
+        gain[first - start :] *= 1.0 - steps / max(1, fade - 1)
+    gain *= np.float32(plan.music_volume)
+    return gain
+
+
 def mix(plan: AudioPlan, total: int, voices: list[F32]) -> F32:
     """The final track, mono (played on both stereo channels): voice, ducked looped music,
-    normalised to the plan's loudness as heard in stereo."""
+    normalised to the plan's loudness as heard in stereo.
+
+    The track (float32) is the only full-length array: the music is decoded only as far as
+    it is heard, and its gain is computed and applied 10 s at a time."""
     track = np.zeros(total, dtype=np.float32)
     spans: list[tuple[int, int]] = []
     for segment, samples in zip(plan.voice, voices, strict=True):
@@ -140,19 +179,11 @@ def mix(plan: AudioPlan, total: int, voices: list[F32]) -> F32:
         track[start:end] += samples[: end - start] * np.float32(plan.volume)
         spans.append((start, end))
     if plan.music is not None and plan.music_volume > 0:
-        speaking = np.zeros(total, dtype=np.float32)
-        for start, end in spans:
-            speaking[start:end] = 1.0
-        gain = 1.0 - (1.0 - plan.duck) * _smooth(speaking, int(0.3 * SAMPLE_RATE))
-        del speaking
-        fade = min(total, int(plan.fade_out * SAMPLE_RATE))
-        if fade:
-            gain[total - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
-        gain *= np.float32(plan.music_volume)
-        music = load_audio(Path(plan.music), "music")
-        for offset in range(0, total, len(music)):  # looped, without a full-length copy
-            part = music[: total - offset]
-            track[offset : offset + len(part)] += part * gain[offset : offset + len(part)]
+        music = load_audio(Path(plan.music), "music", max_samples=total)
+        for start in range(0, total, _MIX_CHUNK):
+            end = min(total, start + _MIX_CHUNK)
+            looped = music[np.arange(start, end) % len(music)]  # the music, looped
+            track[start:end] += looped * _music_gain(plan, spans, start, end, total)
     for _ in range(3):  # the limiter lowers loudness a little; converge on the target
         # Identical left and right channels: stereo loudness is the mono figure + 3.01 dB.
         loudness = integrated_loudness(track[None, :]) + _STEREO_GAIN

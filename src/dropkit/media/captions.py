@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dropkit.media.files import with_ext, write_atomic
 from dropkit.media.timeline import Manifest, TextLayer
-from dropkit.media.voice import write_atomic
 
 __all__ = ["srt", "vtt", "write_captions"]
 
@@ -44,6 +44,6 @@ def vtt(manifest: Manifest) -> str:
 def write_captions(manifest: Manifest, stem: Path) -> tuple[Path, Path]:
     """``stem``.srt and ``stem``.vtt, each written atomically."""
     return (
-        write_atomic(stem.with_suffix(".srt"), srt(manifest).encode()),
-        write_atomic(stem.with_suffix(".vtt"), vtt(manifest).encode()),
+        write_atomic(with_ext(stem, ".srt"), srt(manifest).encode()),
+        write_atomic(with_ext(stem, ".vtt"), vtt(manifest).encode()),
     )

@@ -9,6 +9,7 @@ destination and renamed only on success.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -20,6 +21,7 @@ import numpy as np
 from dropkit.media.audio import SAMPLE_RATE, load_audio, mix
 from dropkit.media.composer import Composer
 from dropkit.media.errors import MediaInputError, RenderCancelled, StageError
+from dropkit.media.files import atomic_path, partial_of
 from dropkit.media.layers import build_sprites
 from dropkit.media.results import Progress, RenderStats
 from dropkit.media.timeline import Manifest
@@ -41,6 +43,8 @@ def _produce(
         for index in range(total):
             if not _offer(frames, composer.frame(index), stop):
                 return
+    except av.FFmpegError as exc:  # a composing failure, not the encoder's nor the output's
+        _offer(frames, StageError("compose", f"composing frames failed: {exc}"), stop)
     except BaseException as exc:  # handed to the encoding thread, which raises it
         _offer(frames, exc, stop)
 
@@ -106,14 +110,16 @@ def render_manifest(
     first = composer.windows[0].first
     thumb_frame = first + min(total - 1, round(manifest.scenes[0].duration * manifest.fps / 3))
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(f".{destination.name}.partial")
-    container = av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"})
+    partial = partial_of(destination)
+    container: av.container.OutputContainer | None = None
+    thumb_saved = False
     frames: queue.Queue[av.VideoFrame | BaseException] = queue.Queue(maxsize=_AHEAD)
     stop = threading.Event()
     producer = threading.Thread(
         target=_produce, args=(composer, total, frames, stop), name="dropkit-compose", daemon=True
     )
     try:
+        container = av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"})
         video = _video_stream(container, manifest)
         sound = None
         if audio is not None:
@@ -132,6 +138,7 @@ def render_manifest(
                 raise item
             if thumbnail is not None and index == thumb_frame:
                 _save_thumbnail(item, thumbnail)
+                thumb_saved = True
             for packet in video.encode(item):
                 container.mux(packet)
             if sound is not None and audio is not None:
@@ -144,15 +151,23 @@ def render_manifest(
         if sound is not None:
             for packet in sound.encode(None):
                 container.mux(packet)
-        container.close()
+        container.close()  # writes the index: can fail (disk full) like any write
+        container = None
+        if cancel is not None and cancel.is_set():  # an abandoned thread renames nothing
+            raise RenderCancelled("compose", "cancelled before the file was kept", file=destination)
         partial.replace(destination)
     except BaseException as exc:
-        container.close()
-        partial.unlink(missing_ok=True)
-        if thumbnail is not None:
+        if container is not None:
+            with contextlib.suppress(av.FFmpegError, OSError):
+                container.close()
+        with contextlib.suppress(OSError):  # e.g. the temp name is a directory: not ours
+            partial.unlink(missing_ok=True)
+        if thumbnail is not None and thumb_saved:  # only ours: never a file already there
             thumbnail.unlink(missing_ok=True)
-        if isinstance(exc, av.FFmpegError):
-            raise StageError("encode", str(exc), file=destination) from exc
+        if isinstance(exc, av.FFmpegError | OSError):
+            raise StageError(
+                "encode", f"writing the video failed: {exc}", file=destination
+            ) from exc
         raise
     finally:
         stop.set()
@@ -194,7 +209,8 @@ def _encode_audio(
 
 def _save_thumbnail(frame: av.VideoFrame, path: Path) -> None:
     image = frame.to_image()  # type: ignore[no-untyped-call]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    image.save(partial, format="JPEG", quality=88)
-    partial.replace(path)
+    try:
+        with atomic_path(path) as partial:
+            image.save(partial, format="JPEG", quality=88)
+    except OSError as exc:
+        raise StageError("thumbnail", f"cannot write the thumbnail: {exc}", file=path) from exc

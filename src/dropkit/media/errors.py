@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from dropkit.core.errors import MediaError
 
-__all__ = ["MediaInputError", "ProviderError", "RenderCancelled", "StageError"]
+__all__ = ["MediaInputError", "ProviderError", "RenderCancelled", "StageError", "invalid_input"]
 
 
 class StageError(MediaError):
@@ -33,3 +35,14 @@ class ProviderError(StageError):
 
 class RenderCancelled(StageError):
     """The render was cancelled; nothing was written."""
+
+
+def invalid_input(
+    stage: str, exc: ValidationError, *, what: str = "", file: str | Path | None = None
+) -> MediaInputError:
+    """A pydantic validation failure as one readable line: where (dotted path) and why."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    text = f"{where}: {message}" if where else message
+    return MediaInputError(stage, f"{what} {text}" if what else text, file=file)

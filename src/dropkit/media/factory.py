@@ -24,6 +24,7 @@ from dropkit.core.jobs import JobContext, JobRegistry, Jobs
 from dropkit.core.jsontext import dumps_strict
 from dropkit.media.errors import StageError
 from dropkit.media.events import VideoFailed, VideoRendered
+from dropkit.media.files import output_stem
 from dropkit.media.footage import FootageProvider
 from dropkit.media.pipeline import Pipeline, check_inside, render_outputs
 from dropkit.media.results import Progress, RenderedVideo, TaskStatus, VideoResult, VideoTask
@@ -90,13 +91,15 @@ class VideoFactory:
     ) -> RenderedVideo:
         """Re-render a (possibly edited) manifest to ``video`` (.mp4) and its companions."""
         path = check_inside(Path(video), self.output_root)
-        return await render_outputs(manifest, path.with_suffix(""), progress=progress)
+        return await render_outputs(manifest, output_stem(path), progress=progress)
 
     # -- durable jobs -----------------------------------------------------------------------
 
     def register(self, registry: JobRegistry) -> None:
-        """Add the render job (one attempt: a failed render is reported, not retried)."""
-        registry.register(self._render_job, name=RENDER_JOB, max_attempts=1, lease=60.0)
+        """Add the render job. A failed render is reported, not retried (the job catches every
+        error); the extra attempts are for a worker that died mid-render: its lease expires and
+        the re-driven attempt takes the row over and renders again."""
+        registry.register(self._render_job, name=RENDER_JOB, max_attempts=3, lease=60.0)
 
     def _db(self) -> Database:
         if self.database is None or self.jobs is None:
@@ -171,19 +174,48 @@ class VideoFactory:
             event.set()
         return await self.status(task_id)
 
-    async def _set(self, task_id: str, when: tuple[TaskStatus, ...], **values: Any) -> bool:
-        """Update the row if its status is one of ``when``; False when it was not (a render
-        and a cancel racing: whichever writes first wins, the other sees it)."""
+    async def _set(
+        self,
+        task_id: str,
+        when: tuple[TaskStatus, ...],
+        *,
+        attempt: int | None = None,
+        **values: Any,
+    ) -> bool:
+        """Update the row if its status is one of ``when`` (and, given ``attempt``, it is still
+        that job attempt's); False when it was not (a render and a cancel racing: whichever
+        writes first wins, the other sees it; a stale attempt never overwrites its successor)."""
         values["updated_at"] = time.time()
         columns = ", ".join(f"{name} = {{}}" for name in values)
         params = [v.value if isinstance(v, TaskStatus) else v for v in values.values()]
         statuses = ", ".join("{}" for _ in when)
+        owner = "" if attempt is None else " AND attempt = {}"
         updated = await self._db().fetchval(
-            f"UPDATE video_tasks SET {columns} WHERE id = {{}} AND status IN ({statuses})"
+            f"UPDATE video_tasks SET {columns} WHERE id = {{}} AND status IN ({statuses}){owner}"
             " RETURNING id",
             *params,
             task_id,
             *(s.value for s in when),
+            *(() if attempt is None else (attempt,)),
+        )
+        return updated is not None
+
+    async def _start(self, task_id: str, ctx: JobContext) -> bool:
+        """Mark the row running for this job attempt. A queued row is taken; so is a row a
+        previous attempt left running (its worker died and the job was re-driven)."""
+        updated = await self._db().fetchval(
+            "UPDATE video_tasks SET status = {}, stage = {}, attempt = {}, worker = {},"
+            " frames_done = 0, frames_total = 0, updated_at = {}"
+            " WHERE id = {} AND (status = {} OR (status = {} AND attempt < {})) RETURNING id",
+            TaskStatus.RUNNING.value,
+            "script",
+            ctx.attempt,
+            ctx.worker_id,
+            time.time(),
+            task_id,
+            TaskStatus.QUEUED.value,
+            TaskStatus.RUNNING.value,
+            ctx.attempt,
         )
         return updated is not None
 
@@ -193,6 +225,9 @@ class VideoFactory:
             return task.status.value
         raw = await self._db().fetchval("SELECT spec FROM video_tasks WHERE id = {}", task_id)
         spec = VideoSpec.model_validate_json(raw if isinstance(raw, str) else dumps_strict(raw))
+        if not await self._start(task_id, ctx):
+            return (await self.status(task_id)).status.value  # cancelled before it started
+        attempt = ctx.attempt
         cancel = threading.Event()
         self._cancels[task_id] = cancel
         latest: dict[str, Any] = {"stage": "script", "done": 0, "total": 0}
@@ -200,10 +235,7 @@ class VideoFactory:
         def progress(stage: str, done: int, total: int) -> None:
             latest.update(stage=stage, done=done, total=total)
 
-        if not await self._set(task_id, (TaskStatus.QUEUED,), status=TaskStatus.RUNNING):
-            self._cancels.pop(task_id, None)
-            return (await self.status(task_id)).status.value  # cancelled before it started
-        failure: StageError | None = None
+        failure: BaseException | None = None
         result: VideoResult | None = None
 
         async def watch() -> None:
@@ -212,6 +244,7 @@ class VideoFactory:
                 await self._set(
                     task_id,
                     (TaskStatus.RUNNING,),
+                    attempt=attempt,
                     stage=latest["stage"],
                     frames_done=latest["done"],
                     frames_total=latest["total"],
@@ -224,20 +257,33 @@ class VideoFactory:
                 group.start_soon(watch)
                 try:
                     result = await self.render(spec, progress=progress, cancel=cancel)
-                except StageError as exc:
+                except BaseException as exc:  # anything: the row must not stay "running"
                     failure = exc
                 finally:
                     group.cancel_scope.cancel()
+        except BaseException as exc:  # the watcher failed, or cancellation at the group's exit
+            failure = failure or exc
         finally:
             self._cancels.pop(task_id, None)
+        if isinstance(failure, anyio.get_cancelled_exc_class()):
+            with anyio.CancelScope(shield=True):
+                await self._interrupted(ctx, task_id, stage=str(latest["stage"]))
+            raise failure
         if failure is not None or result is None:
-            assert failure is not None
-            return await self._failed(task_id, failure, cancelled=cancel.is_set())
+            stage = failure.stage if isinstance(failure, StageError) else str(latest["stage"])
+            with anyio.CancelScope(shield=True):
+                status = await self._failed(
+                    task_id, failure, stage=stage, attempt=attempt, cancelled=cancel.is_set()
+                )
+            if failure is not None and not isinstance(failure, Exception):
+                raise failure  # KeyboardInterrupt and the like go on up
+            return status
         videos = [v.video for v in result.videos]
         async with self._db().transaction():
             done = await self._set(
                 task_id,
                 (TaskStatus.RUNNING,),
+                attempt=attempt,
                 status=TaskStatus.DONE,
                 stage="done",
                 frames_done=latest["total"],
@@ -251,21 +297,46 @@ class VideoFactory:
                 await self.events.publish(VideoRendered(task_id=task_id, videos=videos))
         return TaskStatus.DONE.value
 
-    async def _failed(self, task_id: str, exc: StageError, *, cancelled: bool) -> str:
+    async def _interrupted(self, ctx: JobContext, task_id: str, *, stage: str) -> None:
+        """The job was cancelled from outside. ``jobs.cancel``: the task is cancelled. A worker
+        shutting down hands the job back to run again: the row goes back to queued for it."""
+        job = await ctx.jobs.get(ctx.job.id)
+        if job.cancel_requested:
+            await self._failed(task_id, None, stage=stage, attempt=ctx.attempt, cancelled=True)
+        else:
+            await self._set(
+                task_id, (TaskStatus.RUNNING,), attempt=ctx.attempt, status=TaskStatus.QUEUED,
+                stage="queued", frames_done=0, frames_total=0,
+            )  # fmt: skip
+
+    async def _failed(
+        self,
+        task_id: str,
+        exc: BaseException | None,
+        *,
+        stage: str,
+        attempt: int,
+        cancelled: bool,
+    ) -> str:
         status = TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED
+        if isinstance(exc, StageError):
+            error = str(exc)
+        elif exc is None or isinstance(exc, anyio.get_cancelled_exc_class()):
+            error = f"{stage}: the render was interrupted (the worker stopped)"
+        else:
+            error = f"{stage}: {type(exc).__name__}: {exc}"
         async with self._db().transaction():
             changed = await self._set(
                 task_id,
                 (TaskStatus.RUNNING,),
+                attempt=attempt,
                 status=status,
                 stage=status.value,
-                error=str(exc),
-                failed_stage=exc.stage,
+                error=error,
+                failed_stage=stage,
             )
             if self.events is not None and changed and not cancelled:
-                await self.events.publish(
-                    VideoFailed(task_id=task_id, stage=exc.stage, error=str(exc))
-                )
+                await self.events.publish(VideoFailed(task_id=task_id, stage=stage, error=error))
         return status.value
 
     async def aclose(self) -> None:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from dropkit.media.errors import MediaInputError
+from dropkit.media.images import read_image
 from dropkit.media.sprites import SafeZone, Sprite, place, safe_zone
 from dropkit.media.textimage import TextBlock, default_font, render_text
 from dropkit.media.timeline import ImageLayer, Manifest, TextLayer
@@ -42,12 +42,13 @@ class TimedSprite:
         self._sprite = None
 
 
+_SCALE = {"title": 1.6, "price": 1.6, "cta": 1.25}  # font size relative to subtitles
+
+
 def _text_sprites(manifest: Manifest, layer: TextLayer, zone: SafeZone) -> list[TimedSprite]:
     style = layer.style
     size = (manifest.width, manifest.height)
-    font_size = round(
-        style.size * manifest.height * (1.6 if layer.role in ("title", "price") else 1.0)
-    )
+    font_size = round(style.size * manifest.height * _SCALE.get(layer.role, 1.0))
     band = zone.height // 3 if layer.role == "subtitle" else zone.height // 4
 
     def layout(highlight: int | None) -> TextBlock:
@@ -70,6 +71,9 @@ def _text_sprites(manifest: Manifest, layer: TextLayer, zone: SafeZone) -> list[
     def draw(highlight: int | None) -> Sprite:
         block = layout(highlight)
         x, y = place(block.image.size, zone, layer.position)
+        if layer.role == "cta" and layer.position == "center":
+            # Below a centred price, above the subtitles: centred at 70% of the safe zone.
+            y = zone.top + zone.height * 7 // 10 - block.image.height // 2
         return Sprite(block.image, x, y, size)
 
     first, last = manifest.frame_of(layer.start), manifest.frame_of(layer.end) - 1
@@ -93,14 +97,7 @@ def _text_sprites(manifest: Manifest, layer: TextLayer, zone: SafeZone) -> list[
 
 def _image_sprite(manifest: Manifest, layer: ImageLayer, zone: SafeZone) -> TimedSprite | None:
     path = Path(layer.path)
-    try:
-        with Image.open(path) as image:
-            image.load()
-            picture = image.convert("RGBA")
-    except FileNotFoundError as exc:
-        raise MediaInputError("overlays", "file not found", file=path) from exc
-    except (OSError, UnidentifiedImageError) as exc:
-        raise MediaInputError("overlays", f"cannot read image: {exc}", file=path) from exc
+    picture = read_image(path, "overlays", "RGBA")
     width = max(2, round(manifest.width * layer.width))
     height = max(2, round(picture.height * width / picture.width))
     picture = picture.resize((width, height), Image.Resampling.LANCZOS)

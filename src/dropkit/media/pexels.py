@@ -1,19 +1,26 @@
 """Pexels stock video through httpx: search, best rendition at or above the target, cache.
 
-Downloads are cached by a hash of the file URL (written atomically), and every clip used is
-recorded with its attribution (author and page), which Pexels' licence asks for.
+Downloads are cached by a hash of the file URL (written atomically, capped in size). The file
+links come from a remote answer, so each is checked like a webhook target (no private, loopback
+or metadata addresses unless ``allow_networks`` admits them) and fetched through the guarded
+transport. Every clip used carries its attribution (author and page), which Pexels' licence
+asks for, into the manifest and the render's result.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from dropkit.core.errors import WebhookError
+from dropkit.core.webhooks.targets import GuardedTransport, check_target
 from dropkit.media.errors import ProviderError
+from dropkit.media.files import atomic_path
 from dropkit.media.timeline import Source
 
 __all__ = ["PexelsFootage"]
@@ -53,14 +60,23 @@ class PexelsFootage:
         client: httpx.AsyncClient | None = None,
         per_page: int = 8,
         timeout: float = 30.0,
+        max_bytes: int = 300_000_000,
+        allow_networks: Iterable[str] = (),
     ) -> None:
         self.cache_dir = cache_dir
         self.base_url = base_url.rstrip("/")
         self.per_page = per_page
+        self.max_bytes = max_bytes
+        self.allow_networks = tuple(allow_networks)  # e.g. ("127.0.0.0/8",) for a test server
         self.client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        # Downloads follow links from the API's answer: every hop is checked and pinned.
+        self.downloads = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=True,
+            transport=GuardedTransport(allow_networks=self.allow_networks),
+        )
         self._owns_client = client is None
         self._api_key = api_key
-        self.attributions: list[str] = []
 
     async def _search(self, query: str, size: tuple[int, int]) -> list[dict[str, Any]]:
         url = f"{self.base_url}/videos/search"
@@ -79,19 +95,32 @@ class PexelsFootage:
         path = self.cache_dir / (hashlib.sha256(link.encode()).hexdigest()[:32] + ".mp4")
         if path.is_file():
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
         try:
-            async with self.client.stream("GET", link) as response:
-                response.raise_for_status()
-                with partial.open("wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        out.write(chunk)
-        except httpx.HTTPError as exc:
-            partial.unlink(missing_ok=True)
+            await check_target(link, allow_networks=self.allow_networks)
+        except WebhookError as exc:
+            raise ProviderError("footage", f"refused download link: {exc}", file=link) from exc
+        try:
+            with atomic_path(path) as partial:  # removed on any error or cancellation
+                async with self.downloads.stream("GET", link) as response:
+                    response.raise_for_status()
+                    declared = int(response.headers.get("content-length") or 0)
+                    if declared > self.max_bytes:
+                        raise self._too_large(link)
+                    size = 0
+                    with partial.open("wb") as out:
+                        async for chunk in response.aiter_bytes():
+                            size += len(chunk)
+                            if size > self.max_bytes:
+                                raise self._too_large(link)
+                            out.write(chunk)
+        except (httpx.HTTPError, WebhookError) as exc:
             raise ProviderError("footage", f"download failed: {exc}", file=link) from exc
-        partial.replace(path)
+        except OSError as exc:  # disk full, cache not writable
+            raise ProviderError("footage", f"cannot save the download: {exc}", file=link) from exc
         return path
+
+    def _too_large(self, link: str) -> ProviderError:
+        return ProviderError("footage", f"download is over {self.max_bytes:,} bytes", file=link)
 
     async def find(
         self, terms: tuple[str, ...], duration: float, size: tuple[int, int], rng: random.Random
@@ -107,12 +136,12 @@ class PexelsFootage:
             path = await self._download(str(rendition["link"]))
             user = video.get("user") or {}
             credit = f"Video by {user.get('name', 'unknown')} on Pexels ({video.get('url', '')})"
-            self.attributions.append(credit)
             slack = max(0.0, float(video.get("duration") or 0) - duration)
             in_point = round(rng.uniform(0, slack), 2) if slack > 1 else 0.0
             return Source(kind="video", path=str(path), in_point=in_point, attribution=credit)
         return None
 
     async def aclose(self) -> None:
+        await self.downloads.aclose()
         if self._owns_client:
             await self.client.aclose()

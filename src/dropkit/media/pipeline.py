@@ -15,13 +15,14 @@ import anyio
 import anyio.to_thread
 
 from dropkit.media.captions import write_captions
-from dropkit.media.errors import MediaInputError
+from dropkit.media.errors import MediaInputError, RenderCancelled
+from dropkit.media.files import with_ext
 from dropkit.media.footage import FootageProvider, ProductImageFootage
 from dropkit.media.results import Progress, RenderedVideo, VideoResult
 from dropkit.media.script import ScriptWriter
 from dropkit.media.spec import Aspect, VideoSpec
 from dropkit.media.timeline import Manifest, save_manifest
-from dropkit.media.voice import EspeakVoice, Voice
+from dropkit.media.voice import EspeakVoice, RateAdjustable, Voice
 
 __all__ = ["Pipeline", "aspect_of", "check_inside", "render_outputs"]
 
@@ -43,27 +44,37 @@ class Pipeline:
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
     ) -> VideoResult:
-        from dropkit.media.planner import plan_manifest  # numpy and PyAV: the media extra
+        from dropkit.media.planner import plan_manifest, voice_duration  # the media extra
 
         started = time.perf_counter()
         report = progress or (lambda stage, done, total: None)
         written: list[Path] = []
         videos: list[RenderedVideo] = []
+        stop = cancel or threading.Event()
+
+        def stage(name: str) -> None:
+            """Report the next stage; a cancel between stages stops here, before its work."""
+            if stop.is_set():
+                raise RenderCancelled(name, f"cancelled before the {name} stage")
+            report(name, 0, 0)
+
         try:
             for variant in range(spec.variants):
-                report("script", 0, 0)
+                stage("script")
                 script = await self.script_writer.write(spec, variant=variant)
-                report("voice", 0, 0)
-                voice = self.voice or EspeakVoice(
-                    self.voice_cache, voice=spec.language, rate=spec.voice_rate
-                )
+                stage("voice")
+                voice = _voice_for(self.voice, spec, self.voice_cache)
                 voices = [await voice.speak(s.sentence) for s in script.scenes]
+                durations = [voice_duration(path) for path in voices]  # once, for every aspect
                 footage = list(self.footage)
                 if spec.product is not None and spec.product.images:
                     footage.insert(0, ProductImageFootage(spec.product.images))
                 for aspect in spec.aspects:
-                    report("footage", 0, 0)
-                    manifest = await plan_manifest(spec, aspect, variant, script, voices, footage)
+                    stage("footage")
+                    manifest = await plan_manifest(
+                        spec, aspect, variant, script, voices, footage, durations
+                    )
+                    stage("compose")
                     stem = out_dir / f"{spec.name}-{aspect.value.replace(':', 'x')}-v{variant + 1}"
                     videos.append(
                         await render_outputs(
@@ -72,7 +83,7 @@ class Pipeline:
                             variant=variant,
                             written=written,
                             progress=report,
-                            cancel=cancel,
+                            cancel=stop,
                         )
                     )
         except BaseException:
@@ -80,6 +91,18 @@ class Pipeline:
                 path.unlink(missing_ok=True)
             raise
         return VideoResult(videos=tuple(videos), seconds=time.perf_counter() - started)
+
+
+def _voice_for(voice: Voice | None, spec: VideoSpec, cache: Path) -> Voice:
+    """The configured voice at the spec's rate, or espeak-ng in the spec's language.
+
+    The spec's ``voice_volume`` is applied in the mix, for every voice alike: it sets the
+    voice against the music (the whole track is then normalised to ``target_lufs``)."""
+    if voice is None:
+        return EspeakVoice(cache, voice=spec.language, rate=spec.voice_rate)
+    if isinstance(voice, RateAdjustable):
+        return voice.at_rate(spec.voice_rate)
+    return voice
 
 
 async def render_outputs(
@@ -96,7 +119,7 @@ async def render_outputs(
 
     files = written if written is not None else []
     stem.parent.mkdir(parents=True, exist_ok=True)
-    mp4, thumb = stem.with_suffix(".mp4"), stem.with_suffix(".jpg")
+    mp4, thumb = with_ext(stem, ".mp4"), with_ext(stem, ".jpg")
     stop = cancel or threading.Event()
     try:
         try:
@@ -112,7 +135,7 @@ async def render_outputs(
         files += [mp4, thumb]
         srt_path, vtt_path = write_captions(manifest, stem)
         files += [srt_path, vtt_path]
-        manifest_path = save_manifest(manifest, stem.with_suffix(".json"))
+        manifest_path = save_manifest(manifest, with_ext(stem, ".json"))
         files.append(manifest_path)
     except BaseException:
         if written is None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
+from typing import Literal
 
 from dropkit.media.audio import SAMPLE_RATE, load_audio
 from dropkit.media.errors import MediaInputError
 from dropkit.media.footage import FootageProvider, GeneratedBackground
 from dropkit.media.script import Script
-from dropkit.media.spec import Aspect, VideoSpec, frame_size
+from dropkit.media.spec import Aspect, Position, VideoSpec, frame_size
 from dropkit.media.timeline import (
     AudioPlan,
     ImageLayer,
@@ -30,6 +31,7 @@ from dropkit.media.timeline import (
 __all__ = ["cue_chunks", "plan_manifest", "voice_duration"]
 
 _MAX_CUE_WORDS = 8
+LabelRole = Literal["price", "cta", "title"]
 
 
 def voice_duration(path: Path) -> float:
@@ -61,6 +63,11 @@ def cue_chunks(
     return cues
 
 
+def _label(role: LabelRole, text: str, start: float, duration: float, at: Position) -> TextLayer:
+    """A title, price or call-to-action overlay shown for one scene."""
+    return TextLayer(role=role, text=text, start=start, end=start + duration, position=at)
+
+
 async def plan_manifest(
     spec: VideoSpec,
     aspect: Aspect,
@@ -68,13 +75,18 @@ async def plan_manifest(
     script: Script,
     voices: list[Path],
     footage: list[FootageProvider],
+    durations: list[float] | None = None,
 ) -> Manifest:
-    """The manifest of one output (one aspect ratio, one variant)."""
+    """The manifest of one output (one aspect ratio, one variant). ``durations`` are the voice
+    clips' lengths when the caller has them (one decode per clip for all aspect ratios)."""
     if len(voices) != len(script.scenes):
         raise MediaInputError("timeline", "one voice clip per sentence is needed")
     rng = random.Random(f"{spec.seed}:{aspect.value}:{variant}")
     width, height = frame_size(aspect, spec.resolution)
-    durations = [voice_duration(p) for p in voices]
+    if durations is None:
+        durations = [voice_duration(p) for p in voices]
+    if len(durations) != len(voices):
+        raise MediaInputError("timeline", "one duration per voice clip is needed")
     total = sum(durations)
     if total > spec.max_duration:
         raise MediaInputError(
@@ -95,25 +107,10 @@ async def plan_manifest(
                 colors=("#111827", "#374151"),
                 ken_burns=KenBurns(start_zoom=1.0, end_zoom=1.08),
             )
-            texts.append(
-                TextLayer(
-                    role="title",
-                    text=product.title,
-                    start=start,
-                    end=start + duration,
-                    position="top",
-                )
-            )
-            if product.price:
-                texts.append(
-                    TextLayer(
-                        role="price",
-                        text=product.price,
-                        start=start,
-                        end=start + duration,
-                        position="center",
-                    )
-                )
+            if spec.overlays:
+                texts.append(_label("title", product.title, start, duration, "top"))
+                if product.price:
+                    texts.append(_label("price", product.price, start, duration, "center"))
         else:
             terms = (
                 item.search_terms
@@ -125,22 +122,13 @@ async def plan_manifest(
                 source = await provider.find(terms, duration, (width, height), rng)
                 if source is not None:
                     break
-            if (
-                spec.overlays
-                and product is not None
-                and product.price
-                and product.price in item.sentence
-                and not spec.end_card
-            ):
-                texts.append(
-                    TextLayer(
-                        role="price",
-                        text=product.price,
-                        start=start,
-                        end=start + duration,
-                        position="top",
-                    )
-                )
+            price = product.price if spec.overlays and product is not None else None
+            if price and price in item.sentence:  # the scene that says the price shows it
+                texts.append(_label("price", price, start, duration, "top"))
+        if last and spec.overlays and product is not None and product.call_to_action.strip():
+            # The call to action: under the price on the end card, else mid-frame.
+            cta = product.call_to_action.strip()
+            texts.append(_label("cta", cta, start, duration, "center"))
         assert source is not None
         scenes.append(
             Scene(

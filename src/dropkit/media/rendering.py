@@ -46,12 +46,15 @@ def render_manifest(
     )
 
 
-def load_audio(path: Path, stage: str = "audio") -> npt.NDArray[np.float32]:
-    """Decode the first audio stream of ``path`` to mono float32 at 48 kHz."""
+def load_audio(
+    path: Path, stage: str = "audio", *, max_samples: int | None = None
+) -> npt.NDArray[np.float32]:
+    """Decode the first audio stream of ``path`` to mono float32 at 48 kHz (at most
+    ``max_samples`` of it)."""
     _require()
     from dropkit.media import audio
 
-    return audio.load_audio(path, stage)
+    return audio.load_audio(path, stage, max_samples=max_samples)
 
 
 def integrated_loudness(channels: npt.NDArray[np.floating], rate: int = 48_000) -> float:

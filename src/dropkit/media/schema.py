@@ -29,4 +29,15 @@ MEDIA_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX video_tasks_status ON video_tasks (status)",
         ),
     ),
+    Migration(
+        component="media",
+        version=2,
+        name="video task attempts",
+        statements=(
+            # The job attempt (and worker) rendering the row: a re-driven attempt after a worker
+            # crash takes over a row its dead predecessor left ``running``.
+            "ALTER TABLE video_tasks ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE video_tasks ADD COLUMN worker TEXT",
+        ),
+    ),
 )

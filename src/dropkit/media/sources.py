@@ -17,9 +17,10 @@ import av
 import av.filter
 import numpy as np
 from av.video.reformatter import Colorspace, Interpolation
-from PIL import Image, ImageColor, UnidentifiedImageError
+from PIL import Image, ImageColor
 
 from dropkit.media.errors import MediaInputError
+from dropkit.media.images import read_image
 from dropkit.media.sprites import Planes, plane_views
 from dropkit.media.timeline import KenBurns, Source
 
@@ -80,7 +81,10 @@ class VideoSource:
         if not stream.codec_context.width or not stream.codec_context.height:
             raise self._fail("video stream has no size (unsupported codec?)")
         self._stream = stream
-        self._graph = self._build_graph(stream)
+        try:
+            self._graph = self._build_graph(stream)
+        except av.FFmpegError as exc:
+            raise self._fail(f"cannot scale this video: {exc}") from exc
         self._frames = self._decode(container, stream)
         if seek > 0:
             # If seeking fails, decoding from the start and skipping is slower but correct.
@@ -123,8 +127,11 @@ class VideoSource:
         for frame in self._frames:
             if frame.time is None:
                 continue
-            self._graph.vpush(frame)
-            return frame.time, self._graph.vpull()
+            try:
+                self._graph.vpush(frame)
+                return frame.time, self._graph.vpull()
+            except av.FFmpegError as exc:  # the clip's frames, not the output, are at fault
+                raise self._fail(f"cannot scale the video's frames: {exc}") from exc
         return None
 
     def planes_at(self, seconds: float) -> Planes:
@@ -176,16 +183,6 @@ class VideoSource:
         if self._container is not None:
             self._container.close()
             self._container = None
-
-
-def _load_image(path: Path) -> Image.Image:
-    try:
-        with Image.open(path) as image:
-            image.load()
-            rgb: Image.Image = image.convert("RGB")
-            return rgb
-    except (OSError, UnidentifiedImageError) as exc:
-        raise MediaInputError("footage", f"cannot read image: {exc}", file=path) from exc
 
 
 def gradient(colors: tuple[str, str], size: tuple[int, int]) -> Image.Image:
@@ -278,5 +275,7 @@ def open_source(source: Source, size: tuple[int, int], duration: float) -> Frame
     if not path.is_file():
         raise MediaInputError("footage", "file not found", file=path)
     if source.kind == "image":
-        return ImageSource(_load_image(path), size, source.fit, duration, source.ken_burns)
+        return ImageSource(
+            read_image(path, "footage"), size, source.fit, duration, source.ken_burns
+        )
     return VideoSource(path, source.in_point, size, source.fit)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dropkit.media.errors import MediaInputError
+from dropkit.media.errors import invalid_input
 
 __all__ = [
     "Aspect",
@@ -116,7 +116,7 @@ class VideoSpec(BaseModel):
     overlays: bool = True  # price and call-to-action overlays
     end_card: bool = True  # the last scene becomes a card with title, price and call to action
     voice_rate: int = Field(default=170, ge=80, le=400)  # words per minute
-    voice_volume: float = Field(default=1.0, gt=0, le=2)
+    voice_volume: float = Field(default=1.0, gt=0, le=2)  # voice against music (then normalised)
     target_lufs: float = Field(default=-14.0, ge=-40, le=-5)
     max_duration: float = Field(default=180.0, gt=0, le=600)
     name: str = Field(default="video", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
@@ -129,10 +129,7 @@ class VideoSpec(BaseModel):
                 return cls.model_validate_json(data)
             return cls.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            message = str(first["msg"]).removeprefix("Value error, ")
-            raise MediaInputError("spec", f"{where}: {message}" if where else message) from exc
+            raise invalid_input("spec", exc) from exc
 
     @model_validator(mode="after")
     def _has_content(self) -> VideoSpec:

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dropkit.media.errors import MediaInputError
+from dropkit.media.errors import MediaInputError, invalid_input
+from dropkit.media.files import write_atomic
 from dropkit.media.spec import Fit, Position, Quality, SubtitleStyle
 
 __all__ = [
@@ -142,6 +143,17 @@ class Manifest(BaseModel):
     quality: Quality = Quality()
     attributions: tuple[str, ...] = ()
 
+    @classmethod
+    def parse(cls, data: object, *, file: str | Path | None = None) -> Manifest:
+        """Validate a manifest from JSON text or a mapping; bad input is a
+        :class:`MediaInputError` (stage ``timeline``) naming the field."""
+        try:
+            if isinstance(data, str | bytes):
+                return cls.model_validate_json(data)
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise invalid_input("timeline", exc, what="invalid manifest at", file=file) from exc
+
     @property
     def frames(self) -> int:
         return max(1, round(self.duration * self.fps))
@@ -153,10 +165,7 @@ class Manifest(BaseModel):
 
 def save_manifest(manifest: Manifest, path: Path) -> Path:
     """Write the manifest as indented JSON (atomically: a temp file renamed into place)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, manifest.model_dump_json(indent=2).encode())
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -167,11 +176,4 @@ def load_manifest(path: Path) -> Manifest:
         raise MediaInputError(
             "timeline", f"cannot read manifest: {exc.strerror}", file=path
         ) from exc
-    try:
-        return Manifest.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MediaInputError(
-            "timeline", f"invalid manifest at {where or 'top'}: {first['msg']}", file=path
-        ) from exc
+    return Manifest.parse(text, file=path)

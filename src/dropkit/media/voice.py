@@ -10,13 +10,17 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 
 from dropkit.media.errors import MediaInputError, ProviderError
+from dropkit.media.files import write_atomic
 
-__all__ = ["EspeakVoice", "Voice", "cache_key", "write_atomic"]
+__all__ = ["NORMAL_RATE", "EspeakVoice", "RateAdjustable", "Voice", "cache_key"]
+
+
+NORMAL_RATE = 170  # words per minute: VideoSpec.voice_rate's default, a voice's own pace
 
 
 class Voice(Protocol):
@@ -25,17 +29,16 @@ class Voice(Protocol):
     async def speak(self, text: str) -> Path: ...
 
 
+@runtime_checkable
+class RateAdjustable(Protocol):
+    """A voice that can speak faster or slower: the pipeline applies ``VideoSpec.voice_rate``
+    through it (relative to :data:`NORMAL_RATE`, so the default keeps the voice's own pace)."""
+
+    def at_rate(self, words_per_minute: int) -> Voice: ...
+
+
 def cache_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write via a temp file and rename, so a cache never holds a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
-    return path
 
 
 class EspeakVoice:
@@ -54,6 +57,18 @@ class EspeakVoice:
         self.cache_dir = cache_dir
         self.voice, self.rate, self.volume, self.pitch = voice, rate, volume, pitch
         self.binary = binary
+
+    def at_rate(self, words_per_minute: int) -> EspeakVoice:
+        """This voice ``words_per_minute / 170`` times faster (espeak-ng accepts 80-450)."""
+        rate = min(450, max(80, round(self.rate * words_per_minute / NORMAL_RATE)))
+        return EspeakVoice(
+            self.cache_dir,
+            voice=self.voice,
+            rate=rate,
+            volume=self.volume,
+            pitch=self.pitch,
+            binary=self.binary,
+        )
 
     async def speak(self, text: str) -> Path:
         text = " ".join(text.split())
