@@ -198,7 +198,6 @@ async def run_dropkit(base: str, count: int, concurrency: int) -> tuple[int, flo
 
 async def run_browser(base: str, count: int) -> dict[str, float]:
     from dropkit.crawl import BrowserPool, Crawler, RenderMode, ScrapeTask
-    from dropkit.crawl.processes import chromium_processes
 
     pool = BrowserPool(
         allow_networks=("127.0.0.0/8",), contexts=2, pages_per_context=20, rss_check_every=5
@@ -227,7 +226,8 @@ async def run_browser(base: str, count: int) -> dict[str, float]:
         "first_quarter_mb": first / 2**20,
         "last_quarter_mb": last / 2**20,
         "rss_ratio": last / first,
-        "leftover": len(chromium_processes()),
+        # every Chromium process the pool ever saw that is still alive (re-parented ones too)
+        "leftover": len(pool.leftover_processes()),
         "contexts": pool.stats.contexts_opened,
         "recycled": pool.stats.recycled_for_memory,
     }

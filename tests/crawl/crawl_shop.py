@@ -53,6 +53,25 @@ SLOW_PAGE = """<html><body><h1>Slow</h1><script>setTimeout(function () {
   document.body.insertAdjacentHTML('beforeend', '<b class="late price">€ 5,00</b>');
 }, 1000);</script></body></html>"""
 
+SPY_PAGE = """<html><body><h1>Spy</h1><div id="out"></div><script>
+const out = document.getElementById('out');
+const done = () => document.body.insertAdjacentHTML('beforeend', '<b id="done">done</b>');
+const target = new URLSearchParams(location.search).get('target');
+if (target.startsWith('ws')) {
+  const socket = new WebSocket(target);
+  socket.onmessage = (m) => { out.textContent = 'got:' + m.data; };
+  socket.onerror = () => { out.textContent = 'error'; };
+  socket.onclose = done;
+} else {
+  fetch(target).then((r) => r.text()).then((t) => { out.textContent = 'got:' + t; })
+    .catch(() => { out.textContent = 'error'; }).finally(done);
+}
+</script></body></html>"""
+
+HUGE_DOM_PAGE = """<html><body><h1>Huge</h1><script>
+document.body.insertAdjacentHTML('beforeend', '<p>' + 'x'.repeat(300000) + '</p>');
+</script></body></html>"""
+
 CAPTCHA_PAGE = """<html><head><title>Attention Required! | Cloudflare</title></head>
 <body><div class="g-recaptcha"></div></body></html>"""
 
@@ -87,6 +106,10 @@ class Shop:
         self.prices: dict[str, str] = {"plain": "1.299,00 €"}
         self.stock: dict[str, str] = {"plain": "In stock"}
         self.robots_txt = ROBOTS
+        self.robots_status = 200
+        self.robots_headers: dict[str, str] = {}
+        self.down: set[str] = set()  # page names answering 500
+        self.delay = 0.0  # seconds each product page takes
 
     def _count(self, request: Request) -> int:
         key = request.url.path
@@ -95,6 +118,7 @@ class Shop:
 
     async def page(self, request: Request) -> Response:
         self._count(request)
+        await anyio.sleep(self.delay)
         name = request.path_params["name"]
         pages = {
             "jsonld": JSON_LD_PAGE,
@@ -103,7 +127,11 @@ class Shop:
             "js": JS_PAGE,
             "slow": SLOW_PAGE,
             "captcha": CAPTCHA_PAGE,
+            "spy": SPY_PAGE,
+            "huge-dom": HUGE_DOM_PAGE,
         }
+        if name in self.down:
+            return HTMLResponse("<html><body>down</body></html>", status_code=500)
         if name in pages:
             return HTMLResponse(pages[name])
         if name.startswith("plain"):
@@ -120,7 +148,9 @@ class Shop:
 
     async def robots(self, request: Request) -> Response:
         self._count(request)
-        return PlainTextResponse(self.robots_txt)
+        return PlainTextResponse(
+            self.robots_txt, status_code=self.robots_status, headers=self.robots_headers
+        )
 
     async def reviews(self, request: Request) -> Response:
         return HTMLResponse(reviews_page(int(request.query_params.get("page", "1"))))
@@ -128,6 +158,11 @@ class Shop:
     async def limited(self, request: Request) -> Response:
         if self._count(request) == 1:
             return PlainTextResponse("slow down", status_code=429, headers={"retry-after": "1"})
+        return HTMLResponse(PLAIN_PAGE.format(price="$10.00", stock="In stock"))
+
+    async def busy(self, request: Request) -> Response:
+        if self._count(request) == 1:
+            return PlainTextResponse("busy", status_code=503, headers={"retry-after": "0"})
         return HTMLResponse(PLAIN_PAGE.format(price="$10.00", stock="In stock"))
 
     async def refused(self, request: Request) -> Response:
@@ -140,7 +175,9 @@ class Shop:
             "private": "http://10.1.2.3/admin",
             "local": "/p/plain",
         }
-        return RedirectResponse(targets[request.path_params["where"]], status_code=302)
+        where = request.path_params["where"]
+        target = request.query_params["url"] if where == "to" else targets[where]
+        return RedirectResponse(target, status_code=302)
 
     async def big(self, request: Request) -> Response:
         return HTMLResponse("<html>" + "x" * 300_000 + "</html>")
@@ -156,6 +193,7 @@ class Shop:
                 Route("/p/{name}", self.page),
                 Route("/reviews", self.reviews),
                 Route("/limited", self.limited),
+                Route("/busy", self.busy),
                 Route("/refused", self.refused),
                 Route("/go/{where}", self.redirect),
                 Route("/big", self.big),
@@ -164,11 +202,20 @@ class Shop:
         )
 
 
+def secret_app() -> Starlette:
+    """An internal service: answers anyone, cross-origin reads allowed."""
+
+    async def secret(request: Request) -> Response:
+        return PlainTextResponse("internal-secret", headers={"access-control-allow-origin": "*"})
+
+    return Starlette(routes=[Route("/{rest:path}", secret)])
+
+
 @asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 (free port) in this loop; yield its root URL."""
+async def serve(app: Starlette, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on ``host`` (free port) in this loop; yield its root URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((host, 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
     try:
@@ -178,11 +225,11 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
                 while not server.started:  # uvicorn only exposes a flag
                     await anyio.sleep(0.01)
             try:
-                yield f"http://127.0.0.1:{port}"
+                yield f"http://{host}:{port}"
             finally:
                 server.should_exit = True
     finally:
         sock.close()
 
 
-__all__ = ["JSON_LD_PAGE", "REVIEWS", "Shop", "json", "serve"]
+__all__ = ["JSON_LD_PAGE", "REVIEWS", "Shop", "json", "secret_app", "serve"]

@@ -15,7 +15,7 @@ import pytest
 from crawl_shop import Shop, serve
 
 from dropkit.crawl import BrowserPool
-from dropkit.crawl.processes import chromium_processes, rss_bytes
+from dropkit.crawl.processes import rss_bytes
 
 LOOPBACK = ("127.0.0.0/8",)
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ async def test_contexts_are_recycled_and_memory_limit_replaces_browser(js_shop: 
     finally:
         await pool.aclose()
     assert pool.stats.contexts_closed == pool.stats.contexts_opened
-    assert chromium_processes() == []
+    assert pool.leftover_processes() == [] and pool.processes() == []
     assert rss_bytes([]) == 0
 
 
@@ -58,7 +58,7 @@ async def test_a_crashed_browser_is_replaced_and_the_page_retried(js_shop: str) 
                     while pool.stats.contexts_opened == 0:  # the page is on its way
                         await anyio.sleep(0.02)
                     await anyio.sleep(0.3)
-                    for pid in chromium_processes():
+                    for pid in pool.processes():
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(pid, signal.SIGKILL)
                             killed.append(pid)
@@ -70,4 +70,4 @@ async def test_a_crashed_browser_is_replaced_and_the_page_retried(js_shop: str) 
         assert pool.stats.crashes >= 1 and pool.stats.browsers_launched == 2
     finally:
         await pool.aclose()
-    assert chromium_processes() == []
+    assert pool.leftover_processes() == []

@@ -10,17 +10,20 @@ import pytest
 from crawl_shop import Shop
 
 from dropkit.crawl import (
+    BrowserPool,
     Crawler,
     FetchError,
     HttpFetcher,
     LocalThrottle,
     RedisThrottle,
+    RenderMode,
     ResponseTooLargeError,
     RobotsDisallowedError,
     ScrapeTask,
     UnsafeUrlError,
 )
 from dropkit.crawl.crawler import retry_after_seconds
+from dropkit.crawl.robots import RobotsCache, site_of
 
 LOOPBACK = ("127.0.0.0/8",)
 
@@ -184,3 +187,55 @@ def test_bad_crawler_settings() -> None:
 
     with pytest.raises(CrawlError):
         Crawler(concurrency=0)
+
+
+async def test_robots_answered_429_disallows_until_retry_after(
+    shop: Shop, shop_url: str, crawler: Crawler
+) -> None:
+    now = [1000.0]
+    robots = RobotsCache(crawler.http, user_agent="bot", clock=lambda: now[0])
+    shop.robots_status, shop.robots_headers = 429, {"retry-after": "120"}
+    assert not await robots.allowed(f"{shop_url}/p/plain")
+    shop.robots_status, shop.robots_headers = 200, {}
+    now[0] += 100  # past the 60 s error TTL, not past Retry-After
+    assert not await robots.allowed(f"{shop_url}/p/plain")
+    assert shop.hits["/robots.txt"] == 1
+    now[0] += 21
+    assert await robots.allowed(f"{shop_url}/p/plain")
+    assert shop.hits["/robots.txt"] == 2
+
+
+async def test_auto_mode_does_not_render_error_pages(shop_url: str) -> None:
+    pool = BrowserPool(allow_networks=LOOPBACK)
+    async with Crawler(allow_networks=LOOPBACK, browser=pool) as crawler:
+        (result,) = await crawler.scrape(
+            ScrapeTask(url=f"{shop_url}/p/missing", render=RenderMode.AUTO)
+        )
+    assert result.status == 404 and result.render == "http"
+    assert "http_error" in result.warning_codes()
+    assert pool.stats.pages == 0 and pool.stats.browsers_launched == 0
+    await pool.aclose()
+
+
+async def test_per_site_state_stays_bounded(shop_url: str) -> None:
+    throttle = LocalThrottle(max_sites=2)
+    for n in range(5):
+        token = await throttle.acquire(f"http://site-{n}", concurrency=1, delay=0.0)
+        await throttle.release(f"http://site-{n}", token)
+    assert len(throttle) <= 3
+    held = await throttle.acquire("http://busy", concurrency=1, delay=0.0)
+    for n in range(5, 8):
+        token = await throttle.acquire(f"http://site-{n}", concurrency=1, delay=0.0)
+        await throttle.release(f"http://site-{n}", token)
+    assert len(throttle) <= 3
+    with anyio.fail_after(1):  # the busy site kept its slot: releasing it still works
+        await throttle.release("http://busy", held)
+    await throttle.aclose()
+
+    async with Crawler(allow_networks=LOOPBACK, max_sites=2, obey_robots=True) as crawler:
+        for host in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
+            url = shop_url.replace("127.0.0.1", host)
+            crawler.site_modes.remember(site_of(url), "http")
+            await crawler.robots.allowed(url)
+        assert len(crawler.robots) == 2 and len(crawler.site_modes) == 2
+        assert site_of(shop_url) not in crawler.site_modes  # the least recently used went

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -99,7 +100,7 @@ async def test_price_and_stock_changes_become_events(
     assert len(await kit.events.list(type="competitor.stock_changed")) == 1
 
     plain = monitor.competitors[0]
-    history = await kit.crawl.monitors.history(plain.id)
+    history = await kit.crawl.trends.history(plain.id)
     assert [o.price for o in history] == [
         Decimal("1299.00"),
         Decimal("1270.00"),
@@ -108,6 +109,11 @@ async def test_price_and_stock_changes_become_events(
     assert history[-1].availability is Availability.OUT_OF_STOCK
     trend = await kit.crawl.trends.history(plain.id, since=history[1].observed_at)
     assert len(trend) == 2
+    assert [o.price for o in await kit.crawl.trends.history(plain.id, limit=1)] == [
+        Decimal("1099.00")
+    ]
+    with pytest.raises(CrawlError):
+        await kit.crawl.trends.history(plain.id, limit=0)
     assert (await kit.crawl.monitors.get(monitor.id)).last_run_at is not None
 
 
@@ -130,6 +136,56 @@ async def test_selector_drift_is_reported(kit: Dropkit, shop: Shop, shop_url: st
     (drift,) = run.events
     assert drift.type == "competitor.selector_drifted"
     assert "price" in drift.payload()["fields"]
+
+
+async def test_a_failed_fetch_is_not_selector_drift(
+    kit: Dropkit, shop: Shop, shop_url: str
+) -> None:
+    variant = await _variant(kit)
+    monitor = await kit.crawl.monitors.create(
+        variant.id,
+        [
+            {
+                "url": f"{shop_url}/p/plain-y",
+                "fields": {"price": FieldSpec(selector=".product-price", cleaner="price")},
+            },
+            f"{shop_url}/p/plain-z",
+        ],
+    )
+    first = await kit.crawl.monitors.run(monitor.id)
+    assert all(o.ok and o.matched for o in first.observations)
+    shop.down.update({"plain-y", "plain-z"})  # the shop answers 500 for a while
+    down = await kit.crawl.monitors.run(monitor.id)
+    assert [o.ok for o in down.observations] == [False, False]
+    assert [o.drift for o in down.observations] == [[], []]
+    assert down.events == []
+    assert await kit.events.list(type="competitor.selector_drifted") == []
+    shop.down.clear()
+    shop.prices["plain-z"] = "1.111,00 €"
+    back = await kit.crawl.monitors.run(monitor.id)
+    assert [o.drift for o in back.observations] == [[], []]
+    assert [e.type for e in back.events] == ["competitor.price_changed"]
+    # The latest good observation of each: the failed run replaced neither.
+    latest = await kit.crawl.trends.latest(variant.id)
+    assert [(c.url, c.price) for c in latest] == [
+        (f"{shop_url}/p/plain-z", Decimal("1111.00")),
+        (f"{shop_url}/p/plain-y", Decimal("1299.00")),
+    ]
+
+
+async def test_competitors_are_fetched_concurrently(
+    kit: Dropkit, shop: Shop, shop_url: str
+) -> None:
+    variant = await _variant(kit)
+    urls = [f"{shop_url}/p/plain-{n}" for n in range(4)]
+    monitor = await kit.crawl.monitors.create(variant.id, urls)
+    await kit.crawl.monitors.run(monitor.id)  # robots.txt and connections: warm
+    shop.delay = 0.3
+    started = time.perf_counter()
+    run = await kit.crawl.monitors.run(monitor.id)
+    assert time.perf_counter() - started < 0.9  # one after another: 1.2 s at least
+    assert [o.competitor_id for o in run.observations] == [c.id for c in monitor.competitors]
+    assert all(o.ok for o in run.observations)
 
 
 async def test_position_and_repricing_respect_the_margin_floor(

@@ -6,27 +6,36 @@ caches and listeners); when Chromium's memory (RSS summed over its process tree)
 ``max_rss_mb``, a fresh browser takes the next pages and the old one is closed as soon as its
 last page is done. Pages and contexts are closed in ``finally`` blocks shielded from
 cancellation, so no path leaves one open. A crashed browser ("Target closed") is replaced and the
-page retried. The SSRF guard applies here too: every request the page makes is checked by route
-interception, and navigations are fetched without automatic redirects so that each hop's target
-is checked before the browser may follow it.
+page retried. The SSRF guard applies here too: Chromium opens no connection of its own, every
+request the page makes is fetched through the pinned, size-limited guard
+(:mod:`dropkit.crawl.browser_guard`), redirect hops included. Each pool finds its own Chromium
+processes by a marker on their command line, so it measures only its own memory and can tell,
+after closing, whether any of them survived.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import urljoin, urlsplit
 
 import anyio
 
 from dropkit.core.errors import MissingDependencyError, UnsafeTargetError, WebhookError
-from dropkit.core.webhooks.targets import IPNetwork, allowed_networks, check_target
-from dropkit.crawl.errors import BrowserError, FetchError, UnsafeUrlError
+from dropkit.core.webhooks.targets import IPNetwork, Resolver, allowed_networks, check_target
+from dropkit.crawl.browser_guard import RequestGuard
+from dropkit.crawl.errors import (
+    BrowserError,
+    CrawlError,
+    FetchError,
+    ResponseTooLargeError,
+    UnsafeUrlError,
+)
 from dropkit.crawl.http import DEFAULT_USER_AGENT, FetchedPage
-from dropkit.crawl.processes import chromium_processes, rss_bytes
+from dropkit.crawl.processes import ProcessTracker, rss_bytes
 
 __all__ = ["BrowserPool", "BrowserStats"]
 
@@ -89,13 +98,21 @@ class BrowserPool:
         user_agent: str = DEFAULT_USER_AGENT,
         crash_retries: int = 2,
         skip_resources: Iterable[str] = _SKIPPED_RESOURCES,
+        max_bytes: int = 5_000_000,
+        args: Iterable[str] = (),
+        max_redirects: int = 5,
+        resolver: Resolver | None = None,
     ) -> None:
-        if contexts < 1 or pages_per_context < 1 or max_rss_mb < 1:
-            raise BrowserError("contexts, pages_per_context and max_rss_mb must be positive")
+        if contexts < 1 or pages_per_context < 1 or max_rss_mb < 1 or max_bytes < 1:
+            raise BrowserError(
+                "contexts, pages_per_context, max_rss_mb and max_bytes must be positive"
+            )
         self.executable_path = executable_path
         self.pages_per_context = pages_per_context
         self.max_rss_bytes = max_rss_mb * 1024 * 1024
         self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
         self.stats = BrowserStats()
         self._contexts = contexts
         self._rss_every = max(rss_check_every, 1)
@@ -103,14 +120,24 @@ class BrowserPool:
         self._allow_networks = allowed_networks(allow_networks)
         self._agent = user_agent
         self._crash_retries = crash_retries
-        self._skip = frozenset(skip_resources)
+        self._guard = RequestGuard(
+            allow_private=allow_private,
+            allow_networks=self._allow_networks,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            skip_resources=frozenset(skip_resources),
+            resolver=resolver,
+        )
+        self._resolver = resolver
+        marker = f"--dropkit-pool={uuid.uuid4().hex}"  # Chromium ignores unknown switches
+        self._args = [*_LAUNCH_ARGS, *args, marker]
+        self._tracker = ProcessTracker(marker)
         self._permits = anyio.Semaphore(contexts)
         self._launch_lock = anyio.Lock()
         self._playwright: Any = None
         self._current: _Browser | None = None
         self._browsers: list[_Browser] = []
         self._free: list[_Slot] = []
-        self._safe_hosts: set[tuple[str, int | None]] = set()
         self._generation = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -134,9 +161,21 @@ class BrowserPool:
                 await self._close_browser(browser)
             self._browsers.clear()
             self._current = None
-            if self._playwright is not None:
-                playwright, self._playwright = self._playwright, None
-                await playwright.stop()
+            try:
+                if self._playwright is not None:
+                    playwright, self._playwright = self._playwright, None
+                    await playwright.stop()
+            finally:
+                await self._guard.aclose()
+
+    def processes(self) -> list[int]:
+        """This pool's Chromium processes now (every browser it runs, with its children)."""
+        return self._tracker.current()
+
+    def leftover_processes(self) -> list[int]:
+        """This pool's Chromium processes ever seen that are still alive: after
+        :meth:`aclose`, anything here is a leak (re-parented ones included)."""
+        return self._tracker.leftover()
 
     async def __aenter__(self) -> BrowserPool:
         await self.start()
@@ -159,7 +198,7 @@ class BrowserPool:
                 await self.start()
             try:
                 handle = await self._playwright.chromium.launch(
-                    executable_path=self.executable_path, headless=True, args=list(_LAUNCH_ARGS)
+                    executable_path=self.executable_path, headless=True, args=self._args
                 )
             except Exception as exc:
                 raise BrowserError(f"cannot launch {self.executable_path}: {exc}") from exc
@@ -168,6 +207,7 @@ class BrowserPool:
             handle.on("disconnected", lambda _: self._on_disconnected(self._current_of(handle)))
             self._browsers.append(self._current)
             self.stats.browsers_launched += 1
+            self._tracker.current()  # remember its processes from the start
             return self._current
 
     def _current_of(self, handle: Any) -> _Browser | None:
@@ -184,6 +224,7 @@ class BrowserPool:
             self._current = None
 
     async def _close_browser(self, browser: _Browser) -> None:
+        self._tracker.current()  # its latest renderers: checked for survivors after closing
         with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True), contextlib.suppress(Exception):
             await browser.handle.close()  # a crashed browser may fail or hang here
 
@@ -205,8 +246,11 @@ class BrowserPool:
         context: Any = None
         try:
             with watch:
-                context = await browser.handle.new_context(user_agent=self._agent)
-                await context.route("**/*", self._guard)
+                context = await browser.handle.new_context(
+                    user_agent=self._agent, service_workers="block"
+                )
+                await context.route("**/*", self._guard.route)
+                await context.route_web_socket(_every_url, self._guard.websocket)
         except Exception as exc:
             self._retire(browser)
             raise _Crashed(str(exc)) from exc
@@ -239,7 +283,7 @@ class BrowserPool:
     def _check_memory(self) -> None:
         if self.stats.pages % self._rss_every:
             return
-        rss = rss_bytes(chromium_processes())
+        rss = rss_bytes(self._tracker.current())  # this pool's browsers only
         self.stats.rss_samples.append(rss)
         self.stats.peak_rss_bytes = max(self.stats.peak_rss_bytes, rss)
         if rss > self.max_rss_bytes and self._current is not None:
@@ -249,41 +293,17 @@ class BrowserPool:
     # -- the SSRF guard ----------------------------------------------------------------------
 
     async def _safe(self, url: str) -> bool:
-        parts = urlsplit(url)
-        key = (parts.hostname or "", parts.port)
-        if key in self._safe_hosts:
-            return True
+        """A cheap early refusal; the fetch itself is checked (and pinned) by the guard."""
         try:
             await check_target(
-                url, allow_private=self._allow_private, allow_networks=self._allow_networks
+                url,
+                allow_private=self._allow_private,
+                allow_networks=self._allow_networks,
+                resolver=self._resolver,
             )
         except (UnsafeTargetError, WebhookError):
             return False
-        self._safe_hosts.add(key)
         return True
-
-    async def _guard(self, route: Any) -> None:
-        request = route.request
-        url = request.url
-        try:
-            if not url.startswith(("http://", "https://")):
-                await route.continue_()
-            elif not await self._safe(url) or request.resource_type in self._skip:
-                await route.abort("blockedbyclient")
-            elif request.is_navigation_request():
-                # Chromium follows redirects without asking route handlers: fetch this hop
-                # ourselves, check where it points, and only then hand it to the browser.
-                response = await route.fetch(max_redirects=0, timeout=self.timeout * 1000)
-                location = response.headers.get("location")
-                redirect = 300 <= response.status < 400 and location
-                if redirect and not await self._safe(urljoin(url, location)):
-                    await route.abort("blockedbyclient")
-                    return
-                await route.fulfill(response=response)
-            else:
-                await route.continue_()
-        except Exception:  # the page closed meanwhile: the route is moot
-            pass
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -311,14 +331,13 @@ class BrowserPool:
             try:
                 with watch:
                     page = await slot.context.new_page()
-                    response = await page.goto(
-                        url, wait_until="domcontentloaded", timeout=self.timeout * 1000
-                    )
+                    response = await self._navigate(page, url)
                     if wait_for is not None:
                         await self._wait_for(page, wait_for)
                     html = await page.content()
                     final_url = page.url
                     status = 0 if response is None else response.status
+                    headers = {} if response is None else dict(response.headers)
                 if watch.cancelled_caught:
                     raise _Crashed("the browser disconnected")
             except _Crashed:
@@ -328,13 +347,19 @@ class BrowserPool:
                 if not slot.browser.handle.is_connected() or _looks_crashed(exc):
                     self._retire(slot.browser)
                     raise _Crashed(str(exc)) from exc
+                oversized = self._guard.oversized(page)
+                if oversized is not None:
+                    raise ResponseTooLargeError(oversized) from None
                 if "ERR_BLOCKED_BY_CLIENT" in str(exc):
                     raise UnsafeUrlError(
                         f"{url}: a redirect was refused by the SSRF guard"
                     ) from None
+                if isinstance(exc, CrawlError):
+                    raise
                 raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
             finally:
                 slot.browser.scopes.discard(watch)
+                self._guard.forget(page)
                 with anyio.CancelScope(shield=True):
                     if page is not None and not slot.browser.gone:
                         with anyio.move_on_after(_CLOSE_TIMEOUT), contextlib.suppress(Exception):
@@ -344,6 +369,10 @@ class BrowserPool:
                     await self._give_back(slot)
                     self._check_memory()
                     await self._reap()
+        if len(html.encode()) > self.max_bytes:
+            raise ResponseTooLargeError(
+                f"{url}: the rendered page passed the limit of {self.max_bytes} bytes"
+            )
         return FetchedPage(
             url=url,
             final_url=final_url,
@@ -351,7 +380,23 @@ class BrowserPool:
             html=html,
             elapsed=time.perf_counter() - started,
             render="browser",
+            headers=headers,
         )
+
+    async def _navigate(self, page: Any, url: str) -> Any:
+        """``goto`` following the document's redirects, each one a guarded fetch."""
+        target = url
+        for _ in range(self.max_redirects + 1):
+            try:
+                return await page.goto(
+                    target, wait_until="domcontentloaded", timeout=self.timeout * 1000
+                )
+            except Exception:
+                hop = self._guard.redirect(page)
+                if hop is None:
+                    raise
+                target = hop
+        raise FetchError(f"{url}: more than {self.max_redirects} redirects")
 
     async def _wait_for(self, page: Any, selector: str) -> None:
         try:
@@ -360,6 +405,10 @@ class BrowserPool:
             if _looks_crashed(exc):
                 raise
             # Not there in time: return what rendered; missing fields become warnings.
+
+
+def _every_url(_url: str) -> bool:
+    return True
 
 
 class _Crashed(Exception):

@@ -8,8 +8,8 @@ needs the browser costs one wasted static fetch, not one per page.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from email.utils import parsedate_to_datetime
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Literal
 
 import anyio
@@ -20,29 +20,30 @@ from dropkit.crawl.browser import SYSTEM_CHROMIUM, BrowserPool
 from dropkit.crawl.document import Document
 from dropkit.crawl.errors import CrawlError, RobotsDisallowedError
 from dropkit.crawl.extract import PageExtraction, extract_page, missing_fields
-from dropkit.crawl.http import DEFAULT_USER_AGENT, FetchedPage, HttpFetcher
+from dropkit.crawl.http import DEFAULT_USER_AGENT, FetchedPage, HttpFetcher, retry_after_seconds
 from dropkit.crawl.results import Record, Review, ScrapeResult, ScrapeWarning, Timings
 from dropkit.crawl.robots import RobotsCache, site_of
 from dropkit.crawl.tasks import RenderMode, ScrapeTask
 from dropkit.crawl.throttle import LocalThrottle, RedisThrottle, Throttle, throttled
 
-__all__ = ["Crawler", "retry_after_seconds"]
+__all__ = ["Crawler", "SiteModes", "retry_after_seconds"]
 
 Render = Literal["http", "browser"]
 
 
-def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
+class SiteModes(OrderedDict[str, Render]):
+    """Which way worked per site, the ``limit`` most recently used sites kept (a long crawl
+    meets sites without end)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, site: str, render: Render) -> None:
+        self[site] = render
+        self.move_to_end(site)
+        while len(self) > self.limit:
+            self.popitem(last=False)
 
 
 class Crawler:
@@ -67,6 +68,7 @@ class Crawler:
         throttle: Throttle | None = None,
         browser: BrowserPool | None = None,
         executable_path: str = SYSTEM_CHROMIUM,
+        max_sites: int = 10_000,
     ) -> None:
         if concurrency < 1 or per_site_concurrency < 1 or delay < 0 or max_retries < 0:
             raise CrawlError("concurrency must be positive, delay and retries not negative")
@@ -79,9 +81,9 @@ class Crawler:
             user_agent=user_agent,
             max_connections=max(concurrency, per_site_concurrency),
         )
-        self.robots = RobotsCache(self.http, user_agent=user_agent)
+        self.robots = RobotsCache(self.http, user_agent=user_agent, max_sites=max_sites)
         if throttle is None:
-            throttle = RedisThrottle(redis_url) if redis_url else LocalThrottle()
+            throttle = RedisThrottle(redis_url) if redis_url else LocalThrottle(max_sites=max_sites)
         self.throttle = throttle
         self.obey_robots = obey_robots
         self.concurrency = concurrency
@@ -90,7 +92,7 @@ class Crawler:
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
-        self.site_modes: dict[str, Render] = {}
+        self.site_modes = SiteModes(max_sites)
         self._own_browser = browser is None
         self._browser = browser
         self._browser_options = {
@@ -98,6 +100,7 @@ class Crawler:
             "allow_networks": networks,
             "user_agent": user_agent,
             "executable_path": executable_path,
+            "max_bytes": max_bytes,
         }
 
     @property
@@ -127,6 +130,11 @@ class Crawler:
 
     async def fetch(self, url: str) -> FetchedPage:
         """GET ``url`` statically, honouring robots.txt, the site's pace and ``Retry-After``."""
+        return await self._politely(url, lambda: self.http.fetch(url))
+
+    async def _politely(self, url: str, get: Callable[[], Awaitable[FetchedPage]]) -> FetchedPage:
+        """``get()`` the page within robots.txt and the site's pace, retrying 429/503 after
+        ``Retry-After`` (or exponential backoff); one loop for static and rendered pages."""
         delay = await self._permitted(url)
         site = site_of(url)
         attempt = 0
@@ -134,7 +142,7 @@ class Crawler:
             async with throttled(
                 self.throttle, site, concurrency=self.per_site_concurrency, delay=delay
             ):
-                page = await self.http.fetch(url)
+                page = await get()
             if page.status not in (429, 503) or attempt >= self.max_retries:
                 return page
             wait = retry_after_seconds(page.headers.get("retry-after"))
@@ -154,11 +162,7 @@ class Crawler:
         return max(self.delay, await self.robots.crawl_delay(url) or 0.0)
 
     async def _render(self, url: str, task: ScrapeTask) -> FetchedPage:
-        delay = await self._permitted(url)
-        async with throttled(
-            self.throttle, site_of(url), concurrency=self.per_site_concurrency, delay=delay
-        ):
-            return await self.browser.render(url, wait_for=task.wait_for)
+        return await self._politely(url, lambda: self.browser.render(url, wait_for=task.wait_for))
 
     # -- scraping ----------------------------------------------------------------------------
 
@@ -242,7 +246,8 @@ class Crawler:
         site = site_of(url)
         mode = task.render
         if mode is RenderMode.AUTO:
-            mode = RenderMode(self.site_modes.get(site, RenderMode.AUTO.value))
+            known = self.site_modes.get(site)
+            mode = RenderMode.AUTO if known is None else RenderMode(known)
         if mode is RenderMode.BROWSER:
             page = await self._render(url, task)
             return page, "browser", _extract(page, task)
@@ -250,15 +255,17 @@ class Crawler:
         extraction = _extract(page, task)
         if mode is not RenderMode.AUTO or block_reason(page.status, page.html):
             return page, "http", extraction
+        if page.status >= 400:  # an error page: rendering it would not make it a product
+            return page, "http", extraction
         missing = missing_fields(extraction[0], task)
         if not missing:
-            self.site_modes[site] = "http"
+            self.site_modes.remember(site, "http")
             return page, "http", extraction
         rendered = await self._render(url, task)
         rendered_extraction = _extract(rendered, task)
         still_missing = missing_fields(rendered_extraction[0], task)
         if len(still_missing) < len(missing):
-            self.site_modes[site] = "browser"
+            self.site_modes.remember(site, "browser")
             rendered_extraction[0].warnings.append(
                 ScrapeWarning(
                     code="rendered",
@@ -267,7 +274,7 @@ class Crawler:
                 )
             )
             return rendered, "browser", rendered_extraction
-        self.site_modes[site] = "http"
+        self.site_modes.remember(site, "http")
         return page, "http", extraction
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Final, Literal
 
 import anyio
@@ -21,9 +22,23 @@ from dropkit.core.errors import UnsafeTargetError, WebhookError
 from dropkit.core.webhooks.targets import GuardedTransport, IPNetwork, allowed_networks
 from dropkit.crawl.errors import FetchError, ResponseTooLargeError, UnsafeUrlError
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchedPage", "HttpFetcher"]
+__all__ = ["DEFAULT_USER_AGENT", "FetchedPage", "HttpFetcher", "retry_after_seconds"]
 
 DEFAULT_USER_AGENT: Final = "dropkit-research-bot/1.0 (+https://dropkit.dev/bot)"
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@
 :meth:`Monitors.run` scrapes every competitor, stores one observation each, and compares it with
 that competitor's previous good observation: a price move of at least the monitor's threshold
 publishes ``competitor.price_changed``, a move in or out of stock ``competitor.stock_changed``,
-and offer fields that matched last time but not now ``competitor.selector_drifted``. Each
-observation and its events are written in one transaction, so no event is lost or invented.
+and offer fields that matched last time but not now ``competitor.selector_drifted`` (judged
+only on a page that was actually read: a failed fetch, an error status or a block page says
+nothing about the selectors). Competitors are fetched concurrently (``concurrency`` at a time;
+the per-site throttle keeps each shop's pace). Each observation and its events are written in
+one transaction, so no event is lost or invented.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
@@ -144,7 +148,11 @@ class Monitors:
         crawler: Crawler,
         *,
         clock: Callable[[], float] = time.time,
+        concurrency: int = 8,
     ) -> None:
+        if concurrency < 1:
+            raise TaskError("monitor concurrency must be positive")
+        self._concurrency = concurrency
         self._db = database
         self._events = events
         self._crawler = crawler
@@ -248,16 +256,6 @@ class Monitors:
             competitors=[_competitor(c) for c in competitors],
         )
 
-    async def history(self, competitor_id: str, *, limit: int = 500) -> builtins.list[Observation]:
-        """The competitor's observations, oldest first (the last ``limit``)."""
-        rows = await self._db.fetch(
-            "SELECT * FROM crawl_observations WHERE competitor_id = {}"
-            " ORDER BY observed_at DESC, id DESC LIMIT {}",
-            competitor_id,
-            limit,
-        )
-        return [Observation.from_row(r) for r in reversed(rows)]
-
     async def _previous(self, competitor_id: str) -> Observation | None:
         row = await self._db.fetchrow(
             "SELECT * FROM crawl_observations WHERE competitor_id = {} AND ok = {}"
@@ -273,14 +271,24 @@ class Monitors:
         """Observe every competitor once; store observations, publish change events."""
         monitor = await self.get(monitor_id)
         run = MonitorRun(monitor)
-        for competitor in monitor.competitors:
+        results: dict[str, ScrapeResult | str] = {}
+        limit = anyio.Semaphore(self._concurrency)
+
+        async def observe(competitor: Competitor) -> None:
             task = ScrapeTask(
                 urls=(competitor.url,), fields=competitor.fields, render=monitor.render
             )
-            try:
-                result: ScrapeResult | str = await self._crawler.scrape_url(task, competitor.url)
-            except CrawlError as exc:
-                result = str(exc)
+            async with limit:
+                try:
+                    results[competitor.id] = await self._crawler.scrape_url(task, competitor.url)
+                except CrawlError as exc:
+                    results[competitor.id] = str(exc)
+
+        async with anyio.create_task_group() as tg:
+            for competitor in monitor.competitors:
+                tg.start_soon(observe, competitor)
+        for competitor in monitor.competitors:  # stored in the monitor's order
+            result = results[competitor.id]
             observation, events = await self._record(monitor, competitor, result)
             run.observations.append(observation)
             run.events.extend(events)
@@ -299,7 +307,14 @@ class Monitors:
         matched = sorted(offer.sources) if offer is not None else []
         if not isinstance(result, str):
             matched += sorted({f for r in result.records for f in r.fields} - set(matched))
-        drift = sorted(set(previous.matched) - set(matched)) if previous is not None else []
+        read = (
+            not isinstance(result, str)
+            and not result.blocked
+            and result.error is None
+            and result.status is not None
+            and result.status < 400
+        )
+        drift = sorted(set(previous.matched) - set(matched)) if previous and read else []
         error = result if isinstance(result, str) else result.error
         if not isinstance(result, str) and result.blocked:
             error = "; ".join(w.message for w in result.warnings if w.code == "blocked")

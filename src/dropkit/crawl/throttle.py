@@ -46,15 +46,41 @@ async def throttled(
 
 
 class LocalThrottle:
-    """Politeness state for this process only."""
+    """Politeness state for this process only.
 
-    def __init__(self) -> None:
+    A site's state is dropped once it is idle (no request holds a slot) and its next start
+    time has passed, as soon as more than ``max_sites`` sites are tracked: dropping it loses
+    nothing, the next request would start at once anyway.
+    """
+
+    def __init__(self, *, max_sites: int = 10_000) -> None:
         self._slots: dict[str, anyio.Semaphore] = {}
         self._next: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+        self._max_sites = max(max_sites, 1)
+
+    def __len__(self) -> int:
+        """How many sites' state is kept."""
+        return len(self._slots.keys() | self._next.keys())
+
+    def _prune(self) -> None:
+        if len(self) <= self._max_sites:
+            return
+        now = time.monotonic()
+        for site in list(self._slots.keys() | self._next.keys()):
+            if not self._held.get(site) and self._next.get(site, 0.0) <= now:
+                self._slots.pop(site, None)
+                self._next.pop(site, None)
 
     async def acquire(self, site: str, *, concurrency: int, delay: float) -> str:
+        self._prune()
         slot = self._slots.setdefault(site, anyio.Semaphore(concurrency))
-        await slot.acquire()
+        self._held[site] = self._held.get(site, 0) + 1  # waiting counts: keep its semaphore
+        try:
+            await slot.acquire()
+        except BaseException:
+            self._drop_hold(site)
+            raise
         try:
             now = time.monotonic()
             start = max(now, self._next.get(site, 0.0))
@@ -63,11 +89,20 @@ class LocalThrottle:
                 await anyio.sleep(start - now)
         except BaseException:
             slot.release()
+            self._drop_hold(site)
             raise
         return site
 
+    def _drop_hold(self, site: str) -> None:
+        held = self._held.get(site, 0) - 1
+        if held > 0:
+            self._held[site] = held
+        else:
+            self._held.pop(site, None)
+
     async def release(self, site: str, token: str) -> None:
         self._slots[site].release()
+        self._drop_hold(site)
 
     async def backoff(self, site: str, seconds: float) -> None:
         self._next[site] = max(self._next.get(site, 0.0), time.monotonic() + seconds)
@@ -75,6 +110,7 @@ class LocalThrottle:
     async def aclose(self) -> None:
         self._slots.clear()
         self._next.clear()
+        self._held.clear()
 
 
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"

@@ -96,19 +96,21 @@ class Trends:
 
     async def latest(self, variant_id: str) -> list[CompetitorPrice]:
         """Each competitor's latest observation with a price, across the variant's monitors."""
+        # One row per competitor, picked in SQL through the (competitor_id, observed_at)
+        # index: reading the whole series on every call grows with every run.
         rows = await self._db.fetch(
             "SELECT c.id AS cid, c.url, c.label, o.* FROM crawl_competitors c"
             " JOIN crawl_monitors m ON m.id = c.monitor_id"
-            " JOIN crawl_observations o ON o.competitor_id = c.id"
-            " WHERE m.variant_id = {} AND o.ok = {} AND o.price IS NOT NULL"
-            " ORDER BY o.observed_at DESC, o.id DESC",
-            variant_id,
+            " JOIN crawl_observations o ON o.id = ("
+            "  SELECT l.id FROM crawl_observations l WHERE l.competitor_id = c.id"
+            "  AND l.ok = {} AND l.price IS NOT NULL AND l.currency IS NOT NULL"
+            "  ORDER BY l.observed_at DESC, l.id DESC LIMIT 1)"
+            " WHERE m.variant_id = {}",
             True,
+            variant_id,
         )
         latest: dict[str, CompetitorPrice] = {}
         for row in rows:
-            if row["cid"] in latest or row["currency"] is None:
-                continue
             observation = Observation.from_row(row)
             assert observation.price is not None
             latest[row["cid"]] = CompetitorPrice(
@@ -147,17 +149,20 @@ class Trends:
         )
 
     async def history(
-        self, competitor_id: str, *, since: datetime | None = None
+        self, competitor_id: str, *, since: datetime | None = None, limit: int = 500
     ) -> list[Observation]:
-        """The competitor's observations (oldest first), optionally from ``since`` on."""
+        """The competitor's observations, oldest first: the last ``limit`` from ``since`` on."""
+        if limit < 1:
+            raise CrawlError("history limit must be positive")
         start = 0.0 if since is None else since.timestamp()
         rows = await self._db.fetch(
             "SELECT * FROM crawl_observations WHERE competitor_id = {} AND observed_at >= {}"
-            " ORDER BY observed_at, id",
+            " ORDER BY observed_at DESC, id DESC LIMIT {}",
             competitor_id,
             start,
+            limit,
         )
-        return [Observation.from_row(r) for r in rows]
+        return [Observation.from_row(r) for r in reversed(rows)]
 
     async def suggest_price(
         self,
