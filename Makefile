@@ -63,7 +63,7 @@ bench: install $(BENCH_STAMP) services
 	  if [[ ! -f "$$f" || " $${seen:-} " == *" $$f "* ]]; then continue; fi; \
 	  seen="$${seen:-} $$f"; \
 	  echo "== $$f"; \
-	  $(BIN)/python "$$f"; \
+	  $(BIN)/python -P "$$f"; \
 	done
 
 # --- checks -------------------------------------------------------------------------------------

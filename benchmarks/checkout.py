@@ -1,6 +1,6 @@
 """Checkouts per second on PostgreSQL, last-unit contention, and the bare-asyncpg limit.
 
-Run: ``python benchmarks/checkout.py [--orders N] [--buyers 32]``
+Run: ``python -P benchmarks/checkout.py [--orders N] [--buyers 32]``
 
 1. dropkit: ``--buyers`` concurrent buyers check out one-line carts over 20 products (carts are
    filled before the clock starts); orders/s and p50/p95 latency of the checkout call.

@@ -1,6 +1,6 @@
 """Durable no-op jobs per second, and what the ledger costs next to bare ARQ.
 
-Run: ``python benchmarks/jobs.py [--jobs N] [--workers 2] [--concurrency 16] [--rounds 2]``
+Run: ``python -P benchmarks/jobs.py [--jobs N] [--workers 2] [--concurrency 16] [--rounds 2]``
 
 Figures, each for N no-op jobs, measured from the first enqueue to the last completion:
 

@@ -37,6 +37,9 @@ from dropkit.crawl.schema import CRAWL_MIGRATIONS
 from dropkit.crawl.service import Crawl
 from dropkit.media.factory import VideoFactory
 from dropkit.media.schema import MEDIA_MIGRATIONS
+from dropkit.outreach.providers.base import EmailProvider
+from dropkit.outreach.schema import OUTREACH_MIGRATIONS
+from dropkit.outreach.service import Outreach
 
 __all__ = ["Dropkit"]
 
@@ -98,6 +101,10 @@ class Dropkit:
         media: Mapping[str, Any] | None = None,
         allow_private_crawl: bool = False,
         crawl: Mapping[str, Any] | None = None,
+        email_provider: EmailProvider | None = None,
+        tracking_secret: str | bytes | None = None,
+        public_url: str = "http://localhost:8000",
+        outreach: Mapping[str, Any] | None = None,
     ) -> None:
         if dispatcher is not None and redis_url is not None:
             raise ConfigurationError("give redis_url or dispatcher, not both")
@@ -162,11 +169,27 @@ class Dropkit:
             **dict(crawl or {}),
         )
         self.crawl.register(self.registry)
+        # kit.outreach: email campaigns and transactional mail; the outbox (.eml files under
+        # data_dir/outbox) unless ``email_provider`` is given. ``outreach`` holds further
+        # Outreach keyword arguments (rate_limit, from_address, webhook keys...).
+        self.outreach = Outreach(
+            self.database,
+            events=self.events,
+            jobs=self.jobs,
+            provider=email_provider,
+            outbox_dir=self.data_dir / "outbox",
+            tracking_secret=tracking_secret,
+            public_url=public_url,
+            redis_url=redis_url,
+            **dict(outreach or {}),
+        )
+        self.outreach.register(self.registry)
         self._migrations = [
             *CORE_MIGRATIONS,
             *COMMERCE_MIGRATIONS,
             *MEDIA_MIGRATIONS,
             *CRAWL_MIGRATIONS,
+            *OUTREACH_MIGRATIONS,
             *migrations,
         ]
         self._started = False
@@ -208,6 +231,7 @@ class Dropkit:
                 await self.commerce.aclose()
                 await self.media.aclose()
                 await self.crawl.aclose()
+                await self.outreach.aclose()
             finally:
                 await self.database.aclose()
 

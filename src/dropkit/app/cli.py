@@ -192,14 +192,15 @@ def demo(
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep the temporary directory afterwards.")
     ] = False,
-    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 30.0,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 60.0,
 ) -> None:
     """Show dropkit end to end, offline, in a few seconds.
 
     A durable job publishes a domain event that reaches a subscriber and, signed, a webhook
     receiver on loopback; then a store is seeded (two vendors, a supplier, products with
-    generated images) and orders go through checkout to fulfilment. SQLite and in-process
-    jobs: no keys, no services.
+    generated images) and orders go through checkout to fulfilment; last, the launch: a product
+    video rendered offline, a competitor price check and an email campaign linking the video.
+    SQLite and in-process jobs: no keys, no services.
     """
     from dropkit.app.demo import render, run_demo
 

@@ -17,8 +17,15 @@ What happens, in order:
    code; three carts check out, one line is routed to the supplier because own stock is short,
    the first order is paid, split into fulfilments and one parcel ships; its ``order.placed``
    event reaches the receiver, signed;
-7. the run is summarised from the ledger: the job, the event, the webhook deliveries, the
-   catalog, the orders and the fulfilments.
+7. the launch (:mod:`dropkit.app.demo_video`, :mod:`~dropkit.app.demo_crawl`,
+   :mod:`~dropkit.app.demo_email`): a product video of the lamp is rendered offline (template
+   script, espeak-ng voice, its generated images as Ken Burns shots, PyAV), its price is checked
+   against three competitor shops the demo serves on loopback (one cuts its price between two
+   runs, so ``competitor.price_changed`` fires and a repricing suggestion follows), and a launch
+   campaign linking the video goes to demo subscribers through the outbox provider (``.eml``
+   files), exactly once;
+8. the run is summarised from the ledger: the job, the event, the webhook deliveries, the
+   catalog, the orders, the fulfilments, the video, the competitors and the campaign.
 
 Each piece here is what an application would write.
 """
@@ -26,9 +33,7 @@ Each piece here is what an application would write.
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,7 +42,6 @@ from typing import Any, ClassVar
 
 import anyio
 import httpx
-import uvicorn
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -48,7 +52,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dropkit import Dropkit
+from dropkit.app.demo_crawl import (
+    CompetitorDemoReport,
+    check_competitors,
+    render_competitor_report,
+)
+from dropkit.app.demo_email import CampaignDemoReport, render_campaign_report, send_launch_campaign
 from dropkit.app.demo_store import PlacedOrders, SeededStore, place_orders, seed_store
+from dropkit.app.demo_video import VideoDemoReport, make_product_video, render_video_report
+from dropkit.app.loopback import serve_on_loopback
 from dropkit.commerce import Order, OrderLine
 from dropkit.core.errors import DropkitError, WebhookVerificationError
 from dropkit.core.events import Event
@@ -60,12 +72,15 @@ __all__ = [
     "DemoError",
     "DemoReport",
     "LaunchPrepared",
+    "LaunchReport",
     "StoreReport",
     "Waiting",
     "demo_jobs",
+    "launch",
     "loopback_site",
     "open_store",
     "render",
+    "render_launch",
     "render_store",
     "run_demo",
 ]
@@ -175,48 +190,6 @@ def loopback_site(receiver: Receiver, media_dir: Path) -> Starlette:
     )
 
 
-@asynccontextmanager
-async def _unwrapped() -> AsyncIterator[None]:
-    """Re-raise a task group's only error as itself, so callers can catch DemoError."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
-        raise
-
-
-@asynccontextmanager
-async def serve_on_loopback(app: Starlette) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 (a free port) in this event loop; yield its URL.
-
-    The URL is the server's root, without a trailing slash (``http://127.0.0.1:<port>``).
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    # log_config=None: uvicorn must not reconfigure the process's logging.
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    try:
-        async with _unwrapped(), anyio.create_task_group() as tg:
-
-            async def run() -> None:
-                await server.serve(sockets=[sock])
-                tg.cancel_scope.cancel()  # the server stopped on its own (Ctrl-C): stop too
-
-            tg.start_soon(run)
-            with anyio.fail_after(10):
-                while not server.started:  # noqa: ASYNC110 - uvicorn only exposes a flag
-                    await anyio.sleep(0.01)
-            try:
-                yield f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
-    finally:
-        sock.close()
-
-
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -234,6 +207,16 @@ class StoreReport:
 
 
 @dataclass
+class LaunchReport:
+    """The launch: the product video, the competitor check and the campaign that links both."""
+
+    video: VideoDemoReport
+    video_url: str
+    competitors: CompetitorDemoReport
+    campaign: CampaignDemoReport
+
+
+@dataclass
 class DemoReport:
     """Everything the summary shows, read back from the ledger."""
 
@@ -245,6 +228,7 @@ class DemoReport:
     delivery: Delivery
     receipt: Receipt
     store: StoreReport
+    launch: LaunchReport
 
 
 PRODUCT = {
@@ -256,7 +240,7 @@ PRODUCT = {
 
 
 async def run_demo(
-    data_dir: Path, *, console: Console | None = None, timeout: float = 30.0
+    data_dir: Path, *, console: Console | None = None, timeout: float = 60.0
 ) -> DemoReport:
     """Run the scenario in ``data_dir``; raise :class:`DemoError` if a step fails or stalls."""
     say = (console or Console(quiet=True)).print
@@ -319,6 +303,9 @@ async def run_demo(
                         say=say,
                         waiting=waiting,
                     )
+                    launched = await launch(
+                        kit, site=site, media_dir=media_dir, say=say, waiting=waiting
+                    )
                     waiting.on = "the remaining webhook deliveries"
                     await _settled(kit)
             except TimeoutError:
@@ -333,6 +320,7 @@ async def run_demo(
         delivery=delivery,
         receipt=next(r for r in receiver.receipts if r.verified and r.webhook_id == delivery.id),
         store=store_report,
+        launch=launched,
     )
     _check(report)
     return report
@@ -390,6 +378,43 @@ async def open_store(
         order_delivery=order_delivery,
         order_receipt=order_receipt,
         event_counts=await _event_counts(kit),
+    )
+
+
+LAUNCH_SKU = "LAMP-AURORA-01-WW"
+
+
+async def launch(
+    kit: Dropkit,
+    *,
+    site: str,
+    media_dir: Path,
+    say: Callable[[str], object],
+    waiting: Waiting | None = None,
+) -> LaunchReport:
+    """Make the lamp's video, check competitors' prices, then mail the launch (video linked)."""
+    waiting = waiting or Waiting()
+    waiting.on = "the product video"
+    video = await make_product_video(kit, LAUNCH_SKU, media_dir / "videos")
+    video_url = f"{site}/media/videos/{video.video.name}"
+    say(
+        f"[green]✓[/] product video rendered: {video.width}x{video.height},"
+        f" {video.duration:.1f} s, {video.frames} frames in {video.seconds:.1f} s ({video_url})"
+    )
+    waiting.on = "the competitor check"
+    competitors = await check_competitors(kit, LAUNCH_SKU)
+    say(
+        f"[green]✓[/] {len(competitors.competitors)} competitor shops checked twice:"
+        f" {', '.join(competitors.events) or 'no changes'}"
+    )
+    waiting.on = "the launch campaign"
+    campaign = await send_launch_campaign(kit, LAUNCH_SKU, video_url)
+    say(
+        f"[green]✓[/] launch campaign sent to {campaign.sent} of {campaign.recipients}"
+        f" subscribers through the outbox; a second run sent {campaign.resend_sent}"
+    )
+    return LaunchReport(
+        video=video, video_url=video_url, competitors=competitors, campaign=campaign
     )
 
 
@@ -478,6 +503,13 @@ def _check(report: DemoReport) -> None:
         raise DemoError("the receiver got order.placed for a different order")
     if not any(line.source == "supplier" for line in first.lines):
         raise DemoError("no order line was routed to the supplier")
+    launched = report.launch
+    if launched.campaign.resend_sent:
+        raise DemoError("running the launch campaign again sent messages a second time")
+    if launched.campaign.sent != launched.campaign.recipients:
+        raise DemoError("the launch campaign did not reach every subscriber")
+    if launched.competitors.price_change is None:
+        raise DemoError("a competitor cut its price but no competitor.price_changed was emitted")
 
 
 # -- the summary --------------------------------------------------------------------------------
@@ -538,6 +570,14 @@ def render(report: DemoReport, console: Console) -> None:
         )
     )
     render_store(report.store, console)
+    render_launch(report.launch, console)
+
+
+def render_launch(report: LaunchReport, console: Console) -> None:
+    """Print the launch: the video, the competitors, the campaign."""
+    console.print(render_video_report(report.video))
+    console.print(render_competitor_report(report.competitors))
+    console.print(render_campaign_report(report.campaign))
 
 
 def _percent(rate: Decimal) -> str:

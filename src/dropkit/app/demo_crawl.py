@@ -9,14 +9,9 @@ margin floor. Static HTTP only: no browser, so it is fast and works without Chro
 
 from __future__ import annotations
 
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
-import anyio
-import uvicorn
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -26,6 +21,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from dropkit import Dropkit
+from dropkit.app.loopback import serve_on_loopback
 from dropkit.core.money import Money
 from dropkit.crawl import (
     CompetitorPriceChanged,
@@ -123,25 +119,6 @@ class _CompetitorSite:
         )
 
 
-@asynccontextmanager
-async def _serve(app: Starlette) -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: server.serve(sockets=[sock]))
-            with anyio.fail_after(10):
-                while not server.started:  # noqa: ASYNC110 - uvicorn only exposes a flag
-                    await anyio.sleep(0.01)
-            try:
-                yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-            finally:
-                server.should_exit = True
-    finally:
-        sock.close()
-
-
 async def check_competitors(kit: Dropkit, sku: str) -> CompetitorDemoReport:
     """Monitor three loopback competitors for ``sku``, run twice, report position and advice.
 
@@ -153,7 +130,7 @@ async def check_competitors(kit: Dropkit, sku: str) -> CompetitorDemoReport:
     site = _CompetitorSite(product.title, variant.price)
     crawler = Crawler(allow_networks=("127.0.0.0/8",))
     try:
-        async with _serve(site.app()) as url:
+        async with serve_on_loopback(site.app()) as url:
             monitors = Monitors(kit.database, kit.events, crawler)
             monitor = await monitors.create(
                 variant.id,
