@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dropkit.app.demo import serve_on_loopback
+from dropkit.app.loopback import serve_on_loopback
 from dropkit.core.database import Database
 from dropkit.core.errors import ConfigurationError
 from dropkit.outreach import (

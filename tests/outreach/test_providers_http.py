@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dropkit.app.demo import serve_on_loopback
+from dropkit.app.loopback import serve_on_loopback
 from dropkit.core.database import Database
 from dropkit.outreach import (
     MailgunProvider,

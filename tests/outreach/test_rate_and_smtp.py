@@ -80,7 +80,8 @@ async def test_redis_limiter_is_shared_between_processes_worth_of_clients(redis_
         tg.start_soon(take, first)
         tg.start_soon(take, second)
     assert time.monotonic() - started >= 0.45  # 30 grants, 20 per second: at least one wait
-    assert _max_in_window(stamps) <= 20
+    # stamps are taken after each grant reaches this task: allow 0.1 s of scheduling delay
+    assert _max_in_window(stamps, window=0.9) <= 20
     with pytest.raises(ConfigurationError):
         await first.acquire(21)
     await first.aclose()
