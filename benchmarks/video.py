@@ -39,6 +39,7 @@ from pathlib import Path
 import av
 import av.filter
 import numpy as np
+from av.video.frame import PictureType
 
 from dropkit.media import EspeakVoice, Quality, SubtitleStyle, VideoFactory, VideoSpec
 from dropkit.media.planner import voice_duration
@@ -76,6 +77,7 @@ def make_clip(path: Path, hue: int, seconds: float) -> Path:
             except av.error.EOFError:
                 break
             frame.pts = index
+            frame.pict_type = PictureType.NONE  # testsrc2 marks every frame I: x264 would obey
             index += 1
             for packet in stream.encode(frame):
                 container.mux(packet)

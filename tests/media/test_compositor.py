@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import wave
 from itertools import pairwise
 from pathlib import Path
 
 import anyio.to_thread
+import av
 import numpy as np
 import pytest
-from media_helpers import luma_frames
+from media_helpers import decoded_audio, luma_frames, rms
 
-from dropkit.media import Manifest, Quality, load_manifest, render_manifest, save_manifest
+from dropkit.media import (
+    Manifest,
+    MediaInputError,
+    Quality,
+    load_manifest,
+    render_manifest,
+    save_manifest,
+)
 from dropkit.media.sprites import safe_zone
-from dropkit.media.timeline import KenBurns, Scene, Source, SubtitleStyle, TextLayer
+from dropkit.media.timeline import (
+    AudioPlan,
+    KenBurns,
+    Scene,
+    Source,
+    SubtitleStyle,
+    TextLayer,
+    VoiceSegment,
+)
 
 FPS = 15
 
@@ -98,6 +115,66 @@ async def test_two_renders_of_one_manifest_are_identical(tmp_path: Path) -> None
     await anyio.to_thread.run_sync(lambda: render_manifest(manifest, first))
     await anyio.to_thread.run_sync(lambda: render_manifest(again, second))
     assert first.read_bytes() == second.read_bytes()
+
+
+def _tone(path: Path, seconds: float) -> Path:
+    """A 440 Hz mono WAV at 48 kHz."""
+    t = np.arange(round(seconds * 48_000)) / 48_000
+    samples = (np.sin(2 * np.pi * 440 * t) * 12_000).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(samples.tobytes())
+    return path
+
+
+def test_audio_mixed_beside_the_video_gives_identical_complete_files(tmp_path: Path) -> None:
+    """The track is mixed in its own thread and follows the video by a fixed lag: the bytes
+    must not depend on which thread wins, and none of the track may be lost at the end."""
+    tone = _tone(tmp_path / "tone.wav", 2.5)
+    manifest = _manifest(audio=AudioPlan(voice=(VoiceSegment(path=str(tone), start=0.4),)))
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    render_manifest(manifest, first)
+    render_manifest(manifest, second)
+    assert first.read_bytes() == second.read_bytes()
+    audio = decoded_audio(first)
+    assert abs(len(audio) - 3 * 48_000) < 2048  # the whole 3 s, give or take AAC framing
+    assert rms(audio[: 48_000 // 4]) < 1e-3  # silence before the voice starts
+    assert rms(audio[-48_000 // 4 :]) > 0.05  # the tone still plays in the last quarter second
+
+
+def test_a_missing_voice_fails_the_render_and_leaves_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.wav"
+    manifest = _manifest(audio=AudioPlan(voice=(VoiceSegment(path=str(missing), start=0.0),)))
+    out = tmp_path / "out"
+    with pytest.raises(MediaInputError) as caught:
+        render_manifest(manifest, out / "v.mp4", thumbnail=out / "v.jpg")
+    assert (caught.value.stage, caught.value.file) == ("voice", str(missing))
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def _keyframes(path: Path) -> tuple[int, int]:
+    """(key frames, frames) of the first video stream."""
+    with av.open(str(path)) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+    return sum(p.is_keyframe for p in packets), len(packets)
+
+
+def test_the_encoder_chooses_frame_types_whatever_the_source(
+    tmp_path: Path, media_assets: Path
+) -> None:
+    """Decoded frames carry their source's picture type and libx264 obeys it: an all-intra
+    source (testsrc2 marks every frame I) must not make an all-intra, five times larger video."""
+    clip = media_assets / "lamp.mp4"
+    assert _keyframes(clip)[0] == _keyframes(clip)[1]  # the source is all-intra
+    source = Source(kind="video", path=str(clip))
+    out = tmp_path / "out.mp4"
+    render_manifest(
+        _manifest(scenes=(Scene(text="clip", start=0.0, duration=3.0, source=source),)), out
+    )
+    keys, frames = _keyframes(out)
+    assert frames == 3 * FPS and keys <= 2
 
 
 @pytest.mark.parametrize("fit", ["cover", "contain"])

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.frame import PictureType
 
 from dropkit.media.layers import TimedSprite
 from dropkit.media.sources import FrameSource, open_source
@@ -100,6 +101,9 @@ class Composer:
             elif index == timed.last + 1:
                 timed.release()
         frame.pts, frame.time_base = index, self.time_base
+        # A decoded frame keeps its source picture type, and libx264 obeys a frame's type: an
+        # all-intra clip would force an all-intra output. The encoder chooses, as for any frame.
+        frame.pict_type = PictureType.NONE
         return frame
 
     def close(self) -> None:

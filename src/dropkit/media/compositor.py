@@ -2,9 +2,11 @@
 
 A composing thread decodes, scales and draws frames (see :mod:`dropkit.media.composer`) a few
 frames ahead of this one, which feeds libx264 (running its own threads) and the AAC encoder;
-PyAV and numpy release the GIL, so the two overlap. Nothing is kept per frame, so memory does
-not grow with the video's length. The MP4 is written to a hidden temp file beside the
-destination and renamed only on success.
+PyAV and numpy release the GIL, so the two overlap. The audio track is mixed in a third thread
+while the first second of video is encoded: its packets follow the video by a fixed number of
+frames, so the file is the same bytes whichever thread finishes first. Nothing is kept per
+frame, so memory does not grow with the video's length. The MP4 is written to a hidden temp
+file beside the destination and renamed only on success.
 """
 
 from __future__ import annotations
@@ -13,23 +15,25 @@ import contextlib
 import queue
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import numpy as np
 
-from dropkit.media.audio import SAMPLE_RATE, load_audio, mix
+from dropkit.media.audio import F32, SAMPLE_RATE, load_audio, mix
 from dropkit.media.composer import Composer
 from dropkit.media.errors import MediaInputError, RenderCancelled, StageError
 from dropkit.media.files import atomic_path, partial_of
-from dropkit.media.layers import build_sprites
+from dropkit.media.layers import TimedSprite, build_sprites
 from dropkit.media.results import Progress, RenderStats
 from dropkit.media.timeline import Manifest
 
 __all__ = ["render_manifest"]
 
 _AUDIO_CHUNK = 1024
-_AHEAD = 3  # frames composed ahead of the encoder
+_AHEAD = 6  # frames composed ahead of the encoder (absorbs a scene's decoder start-up)
+_AUDIO_LAG = 1.0  # seconds of video encoded before the audio that goes with it
 
 
 def _produce(
@@ -101,11 +105,58 @@ def render_manifest(
     report = progress or (lambda stage, done, total: None)
     total = manifest.frames
     report("audio", 0, total)
-    voices = [load_audio(Path(v.path), "voice") for v in manifest.audio.voice]
-    samples = round(total * SAMPLE_RATE / manifest.fps)
-    audio = mix(manifest.audio, samples, voices) if voices or manifest.audio.music else None
-    report("overlays", 0, total)
-    sprites = build_sprites(manifest)
+    mixing = _Mixing(manifest) if manifest.audio.voice or manifest.audio.music else None
+    try:
+        report("overlays", 0, total)
+        sprites = build_sprites(manifest)
+        stats = _render(manifest, destination, sprites, mixing, thumbnail, report, cancel)
+    finally:
+        if mixing is not None:
+            mixing.join()
+    report("done", total, total)
+    return replace(stats, seconds=time.perf_counter() - started)
+
+
+class _Mixing:
+    """The audio track, mixed in its own thread; :meth:`result` waits for it."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self._manifest = manifest
+        self._track: F32 | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dropkit-mix", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        manifest = self._manifest
+        try:
+            voices = [load_audio(Path(v.path), "voice") for v in manifest.audio.voice]
+            samples = round(manifest.frames * SAMPLE_RATE / manifest.fps)
+            self._track = mix(manifest.audio, samples, voices)
+        except BaseException as exc:  # raised in the encoding thread by result()
+            self._error = exc
+
+    def result(self) -> F32:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._track is not None
+        return self._track
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+def _render(
+    manifest: Manifest,
+    destination: Path,
+    sprites: list[TimedSprite],
+    mixing: _Mixing | None,
+    thumbnail: Path | None,
+    report: Progress,
+    cancel: threading.Event | None,
+) -> RenderStats:
+    total = manifest.frames
     composer = Composer(manifest, sprites)
     first = composer.windows[0].first
     thumb_frame = first + min(total - 1, round(manifest.scenes[0].duration * manifest.fps / 3))
@@ -122,7 +173,9 @@ def render_manifest(
         container = av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"})
         video = _video_stream(container, manifest)
         sound = None
-        if audio is not None:
+        audio: F32 | None = None
+        lag = round(_AUDIO_LAG * manifest.fps)
+        if mixing is not None:
             sound = container.add_stream(
                 "aac", rate=SAMPLE_RATE, layout="stereo", options={"aac_coder": "fast"}
             )
@@ -141,11 +194,15 @@ def render_manifest(
                 thumb_saved = True
             for packet in video.encode(item):
                 container.mux(packet)
-            if sound is not None and audio is not None:
-                until = round((index + 1) * SAMPLE_RATE / manifest.fps)
+            if sound is not None and mixing is not None and index >= lag:
+                audio = mixing.result() if audio is None else audio
+                until = round((index + 1 - lag) * SAMPLE_RATE / manifest.fps)
                 audio_done = _encode_audio(container, sound, audio, audio_done, until)
             if index % 10 == 0 or index == total - 1:
                 report("compose", index + 1, total)
+        if sound is not None and mixing is not None:
+            audio = mixing.result() if audio is None else audio
+            _encode_audio(container, sound, audio, audio_done, len(audio))
         for packet in video.encode(None):
             container.mux(packet)
         if sound is not None:
@@ -174,13 +231,12 @@ def render_manifest(
         if producer.is_alive():
             producer.join()
         composer.close()
-    report("done", total, total)
     return RenderStats(
         path=destination,
         frames=total,
         duration=total / manifest.fps,
         bytes=destination.stat().st_size,
-        seconds=time.perf_counter() - started,
+        seconds=0.0,  # set by render_manifest, which started the clock
         thumbnail=thumbnail,
     )
 
