@@ -14,6 +14,7 @@ retried, and a server that cannot be reached at all costs the rows no attempt.
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from email.utils import parseaddr
@@ -33,6 +34,12 @@ from dropkit.outreach.providers.base import SendResult
 __all__ = ["SmtpProvider"]
 
 _THROTTLE = {421, 450, 451, 452}
+# A plain dot-atom address: ``email.utils.parseaddr`` returns it unchanged and aiosmtplib's
+# injection check passes it, so its MAIL/RCPT argument is just ``<address>``. Anything else
+# (display names, quoting, non-ASCII) goes through aiosmtplib's own parsing.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9_+=-]+(?:\.[A-Za-z0-9_+=-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
 DeliveryLookup = Callable[[Sequence[str]], Awaitable[set[str]]]
 
 
@@ -42,6 +49,16 @@ async def _reset(client: aiosmtplib.SMTP) -> None:
         await client.rset()
     except (aiosmtplib.SMTPException, OSError):
         client.close()
+
+
+async def _rcpt(client: aiosmtplib.SMTP, recipient: str) -> None:
+    """RCPT TO without aiosmtplib's per-call address parsing when the address is plain."""
+    if client.is_ehlo_or_helo_needed or _PLAIN_ADDRESS.fullmatch(recipient) is None:
+        await client.rcpt(recipient)
+        return
+    response = await client.execute_command(b"RCPT", b"TO:<" + recipient.encode("ascii") + b">")
+    if response.code not in (250, 251):
+        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
 
 
 class SmtpProvider:
@@ -82,6 +99,7 @@ class SmtpProvider:
         # batch's lanes take over connections as the previous batch's lanes finish.
         self._slots = anyio.Semaphore(connections)
         self._envelope: dict[str, str] = {}  # From header -> envelope sender (parsed once)
+        self._mail_from: dict[str, bytes] = {}  # envelope sender -> MAIL argument, if plain
 
     async def _connect(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(
@@ -121,8 +139,8 @@ class SmtpProvider:
             envelope_from = self._envelope[message.sender] = parseaddr(message.sender)[1]
         handed_over = False  # True once DATA begins: from then on, a lost link is ambiguous
         try:
-            await client.mail(envelope_from)
-            await client.rcpt(message.recipient)
+            await self._mail(client, envelope_from)
+            await _rcpt(client, message.recipient)
             handed_over = True
             await client.data(render_mime(message))
         except aiosmtplib.SMTPResponseException as exc:
@@ -139,6 +157,21 @@ class SmtpProvider:
             lost = ProviderError(f"SMTP connection lost: {exc}", ambiguous=handed_over)
             return SendResult(message.message_id, error=lost)
         return SendResult(message.message_id, provider_message_id=message.message_id)
+
+    async def _mail(self, client: aiosmtplib.SMTP, sender: str) -> None:
+        """MAIL FROM, its argument quoted once per sender instead of parsed per message."""
+        argument = self._mail_from.get(sender)
+        if argument is None:
+            if _PLAIN_ADDRESS.fullmatch(sender) is None:
+                await client.mail(sender)
+                return
+            argument = self._mail_from[sender] = b"FROM:<" + sender.encode("ascii") + b">"
+        if client.is_ehlo_or_helo_needed:
+            await client.mail(sender)  # the first command on a connection says EHLO first
+            return
+        response = await client.execute_command(b"MAIL", argument)
+        if response.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
 
     async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         """Send over the pool; after a throttling reply the unsent rest comes back throttled."""
