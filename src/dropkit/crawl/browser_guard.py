@@ -28,6 +28,7 @@ import httpx
 from dropkit.core.errors import UnsafeTargetError, WebhookError
 from dropkit.core.webhooks.targets import GuardedTransport, IPNetwork, Resolver
 from dropkit.crawl.errors import ResponseTooLargeError
+from dropkit.crawl.http import read_limited
 
 __all__ = ["RequestGuard"]
 
@@ -163,23 +164,7 @@ class RequestGuard:
         return response.status_code, answer, body
 
     async def _read(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            raise ResponseTooLargeError(
-                f"{response.url}: {declared} bytes declared, limit {self.max_bytes}",
-                status=response.status_code,
-            )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise ResponseTooLargeError(
-                    f"{response.url}: body passed the limit of {self.max_bytes} bytes",
-                    status=response.status_code,
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_limited(response, self.max_bytes)
 
 
 def _main_document(request: Any) -> Any:

@@ -22,7 +22,13 @@ from dropkit.core.errors import UnsafeTargetError, WebhookError
 from dropkit.core.webhooks.targets import GuardedTransport, IPNetwork, allowed_networks
 from dropkit.crawl.errors import FetchError, ResponseTooLargeError, UnsafeUrlError
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchedPage", "HttpFetcher", "retry_after_seconds"]
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "FetchedPage",
+    "HttpFetcher",
+    "read_limited",
+    "retry_after_seconds",
+]
 
 DEFAULT_USER_AGENT: Final = "dropkit-research-bot/1.0 (+https://dropkit.dev/bot)"
 
@@ -39,6 +45,27 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when - (time.time() if now is None else now))
+
+
+async def read_limited(response: httpx.Response, max_bytes: int) -> bytes:
+    """The body of a streamed ``response``, refused past ``max_bytes`` (declared or counted)."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise ResponseTooLargeError(
+            f"{response.url}: {declared} bytes declared, limit {max_bytes}",
+            status=response.status_code,
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ResponseTooLargeError(
+                f"{response.url}: body passed the limit of {max_bytes} bytes",
+                status=response.status_code,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -164,23 +191,7 @@ class HttpFetcher:
         )
 
     async def _read(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            raise ResponseTooLargeError(
-                f"{response.url}: {declared} bytes declared, limit {self.max_bytes}",
-                status=response.status_code,
-            )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise ResponseTooLargeError(
-                    f"{response.url}: body passed the limit of {self.max_bytes} bytes",
-                    status=response.status_code,
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_limited(response, self.max_bytes)
 
     async def aclose(self) -> None:
         clients, self._clients = self._clients, []
