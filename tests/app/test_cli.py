@@ -7,13 +7,11 @@ subprocess because it listens for signals.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -49,27 +47,6 @@ async def later(ctx: JobContext) -> None:
 
 # Writes jobs to the ledger only, so the CLI under test is the one to act on them.
 NoDispatch = LedgerOnlyDispatcher
-
-
-@pytest.fixture(autouse=True)
-def restore_dropkit_logger() -> Iterator[None]:
-    """Commands configure the dropkit logger; give the next test the logger it had."""
-    logger = logging.getLogger("dropkit")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    for handler in logger.handlers:
-        if handler not in saved[0]:
-            handler.close()
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("DROPKIT_") and not name.startswith("DROPKIT_TEST_"):
-            monkeypatch.delenv(name)
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-import pytest
 from typer.testing import CliRunner, Result
 
 from dropkit import Dropkit
 from dropkit.app.cli import app
 from dropkit.app.demo_store import seed_store
-
-
-@pytest.fixture(autouse=True)
-def restore_dropkit_logger() -> Iterator[None]:
-    logger = logging.getLogger("dropkit")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    for handler in logger.handlers:
-        if handler not in saved[0]:
-            handler.close()
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("DROPKIT_") and not name.startswith("DROPKIT_TEST_"):
-            monkeypatch.delenv(name)
 
 
 def invoke(*args: str, data_dir: Path) -> Result:
