@@ -8,6 +8,8 @@ altered byte is rejected. Tokens carry no secret data, only ids.
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import hmac
 import json
 import time
@@ -20,8 +22,14 @@ from dropkit.outreach.errors import TokenError
 __all__ = ["TokenSigner"]
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+_BLOCK = 64  # SHA-256's block size, for HMAC's padded keys (RFC 2104)
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_URL_SAFE).decode()
 
 
 def _unb64(text: str) -> bytes:
@@ -35,12 +43,20 @@ class TokenSigner:
         key = secret.encode() if isinstance(secret, str) else secret
         if len(key) < 16:
             raise ConfigurationError("tracking_secret must be at least 16 bytes")
-        self._key = key
         self._clock = clock
+        # HMAC-SHA256 from its two keyed hash states, computed once and copied per token.
+        # hmac.digest() is the same MAC but sets up an OpenSSL HMAC context per call and
+        # releases the GIL around it: several microseconds, three times per campaign message.
+        padded = (hashlib.sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(padded.translate(_IPAD))
+        self._outer = hashlib.sha256(padded.translate(_OPAD))
 
     def _mac(self, purpose: str, body: str) -> str:
-        # hmac.digest is the one-shot C path: a third of the cost of an hmac.new object.
-        return _b64(hmac.digest(self._key, f"{purpose}\x00{body}".encode(), "sha256")[:20])
+        inner = self._inner.copy()
+        inner.update(f"{purpose}\x00{body}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return _b64(outer.digest()[:20])
 
     def sign(self, purpose: str, payload: dict[str, Any], *, ttl: float | None = None) -> str:
         """A token for ``payload``; with ``ttl`` it expires after that many seconds."""
