@@ -108,6 +108,32 @@ def test_mime_bytes_parse_back_with_headers_and_utf8() -> None:
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
 
 
+def _parts(raw: bytes) -> list[tuple[str, str]]:
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    return [
+        (str(p["Content-Transfer-Encoding"]), p.get_content().replace("\r\n", "\n"))
+        for p in parsed.iter_parts()
+    ]
+
+
+def test_ascii_parts_go_7bit_and_the_rest_quoted_printable() -> None:
+    def mime(text: str, html: str) -> bytes:
+        return render_mime(
+            OutgoingMessage("f00d@x.example", "a@x.example", "b@x.example", "s", html, text)
+        )
+
+    url = "https://shop.example/email/click?t=abc.def"
+    plain = mime(f"See {url}\r\n.\r\n", f'<a href="{url}">x</a>')
+    assert _parts(plain) == [("7bit", f"See {url}\n.\n"), ("7bit", f'<a href="{url}">x</a>')]
+    assert b"=3D" not in plain  # tracked URLs stay readable
+    long_line, boundary = "x" * 999, "--=_dk_f00d--"
+    assert _parts(mime("lone\rcr", ""))[0] == ("7bit", "lone\ncr")
+    for text in ("Grüße", long_line, f"a\n{boundary}\nb", "nul\0byte"):
+        ((encoding, content), _) = _parts(mime(text, "<p>ok</p>"))
+        assert encoding == "quoted-printable" and content.rstrip("\n") == text
+    assert max(len(line) for line in mime(long_line, "").split(b"\r\n")) <= 998
+
+
 async def test_generated_text_follows_the_rendered_html(outreach: Outreach) -> None:
     await outreach.templates.save(
         "promo",

@@ -52,7 +52,7 @@ async def test_same_key_sends_once(outreach: Outreach) -> None:
     assert isinstance(outreach.provider, OutboxProvider)
     (path,) = outreach.provider.files()
     raw = path.read_text()
-    assert "Subject: Order 1" in raw and "/email/click?t=3D" in raw
+    assert "Subject: Order 1" in raw and "/email/click?t=" in raw
 
 
 async def test_receipts_go_to_unsubscribed_but_not_to_bounced(outreach: Outreach) -> None:

@@ -2,8 +2,9 @@
 
 ``email.message.EmailMessage`` costs ~100 µs per message (policy objects, header folding); a
 campaign needs one message per recipient, so this module writes the ``multipart/alternative``
-bytes directly: fixed headers encoded once per campaign, quoted-printable bodies through
-``binascii`` (C), a boundary that quoted-printable output cannot contain.
+bytes directly. A part that is plain ASCII with lines of at most 998 octets goes as ``7bit``
+(readable, and no ``=3D`` in every tracked URL); anything else is quoted-printable through
+``binascii`` (C), under a boundary that quoted-printable output cannot contain.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,9 +67,21 @@ def encode_header(value: str) -> str:
     )
 
 
-def _qp(text: str) -> bytes:
-    body = binascii.b2a_qp(text.replace("\r\n", "\n").encode(), istext=True)
-    return body.replace(b"\n", b"\r\n")
+_LONG_LINE = re.compile(r"[^\n]{999}")  # longer than RFC 5322's 998 octets
+
+
+def _part(text: str, boundary: str) -> tuple[bytes, bytes]:
+    """A body part's transfer encoding and bytes (CRLF line ends)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # a lone CR is a line break too
+    if (
+        text.isascii()
+        and "\0" not in text
+        and boundary not in text
+        and _LONG_LINE.search(text) is None
+    ):
+        return b"7bit", text.replace("\n", "\r\n").encode()
+    body = binascii.b2a_qp(text.encode(), istext=True)
+    return b"quoted-printable", body.replace(b"\n", b"\r\n")
 
 
 _date_cache: tuple[int, bytes] = (0, b"")
@@ -81,25 +95,14 @@ def _date() -> bytes:
     return _date_cache[1]
 
 
-_lines: dict[tuple[str, str], bytes] = {}
-
-
-def _header_line(name: str, value: str) -> bytes:
-    """An encoded header line; a campaign's constant headers are encoded once, not per message."""
-    line = _lines.get((name, value))
-    if line is None:
-        line = f"{name}: {encode_header(value)}".encode()
-        if len(_lines) >= 256:
-            _lines.clear()  # per-recipient values pass through; constants come right back
-        _lines[(name, value)] = line
-    return line
-
-
 def render_mime(message: OutgoingMessage, *, fixed: Sequence[bytes] = ()) -> bytes:
     """The message as RFC 5322 bytes (CRLF line ends), ready for SMTP DATA or a .eml file."""
-    boundary = b"=_dk_" + message.message_id.split("@", 1)[0].encode()[:24]
+    marker = "=_dk_" + _clean(message.message_id.split("@", 1)[0])[:24]
+    boundary = marker.encode()
+    text_encoding, text = _part(message.text, marker)
+    html_encoding, html = _part(message.html, marker)
     head = [
-        _header_line("From", message.sender),
+        b"From: " + encode_header(message.sender).encode(),
         b"To: " + _clean(message.recipient).encode(),
         b"Subject: " + encode_header(message.subject).encode(),
         b"Date: " + _date(),
@@ -110,22 +113,23 @@ def render_mime(message: OutgoingMessage, *, fixed: Sequence[bytes] = ()) -> byt
         head.append(b"Reply-To: " + _clean(message.reply_to).encode())
     head.extend(fixed)
     for name, value in message.headers:
-        head.append(_header_line(name, value))
+        head.append(f"{name}: {encode_header(value)}".encode())
     head.append(b'Content-Type: multipart/alternative; boundary="' + boundary + b'"')
-    part_head = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     return b"".join(
         (
             b"\r\n".join(head),
             b"\r\n\r\n--",
             boundary,
-            b"\r\nContent-Type: text/plain; charset=utf-8\r\n",
-            part_head,
-            _qp(message.text),
+            b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ",
+            text_encoding,
+            b"\r\n\r\n",
+            text,
             b"\r\n--",
             boundary,
-            b"\r\nContent-Type: text/html; charset=utf-8\r\n",
-            part_head,
-            _qp(message.html),
+            b"\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: ",
+            html_encoding,
+            b"\r\n\r\n",
+            html,
             b"\r\n--",
             boundary,
             b"--\r\n",
