@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -33,6 +34,8 @@ class _Handler:
         if self.sink.throttle_next > 0:
             self.sink.throttle_next -= 1
             return "421 4.7.0 slow down"
+        if self.sink.stall_rcpt:
+            await asyncio.sleep(self.sink.stall_rcpt)
         if address.startswith("reject"):
             return "550 5.1.1 no such user"
         if self.sink.hang_up_next > 0:  # the link drops before the message was handed over
@@ -44,6 +47,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.sink.stall_data:  # the message arrived, the reply does not come in time
+            await asyncio.sleep(self.sink.stall_data)
         raw = envelope.original_content or b""
         headers = BytesHeaderParser().parsebytes(raw)
         message_id = str(headers.get("Message-ID", "")).strip().strip("<>")
@@ -59,6 +64,8 @@ class SmtpSink:
         self.lock = threading.Lock()
         self.throttle_next = 0
         self.hang_up_next = 0
+        self.stall_rcpt = 0.0  # seconds the server sits on each RCPT TO / end of DATA
+        self.stall_data = 0.0
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]

@@ -14,6 +14,7 @@ from dropkit.core.database import Database
 from dropkit.core.errors import ConfigurationError
 from dropkit.outreach import (
     LocalRateLimiter,
+    OutgoingMessage,
     Outreach,
     RateLimit,
     RedisRateLimiter,
@@ -170,6 +171,28 @@ async def test_transient_errors_back_off_exponentially(odb: Database, sink: Smtp
     )
     assert row is not None and row["attempts"] == 1
     assert started + 10.0 <= float(row["due_at"]) <= time.time() + 12.5
+
+
+async def test_a_silent_server_times_out_ambiguous_only_after_the_message_left(
+    sink: SmtpSink,
+) -> None:
+    message = OutgoingMessage(
+        "t1@shop.example", "news@shop.example", "ann@x.example", "s", "h", "t"
+    )
+    provider = SmtpProvider("127.0.0.1", sink.port, connections=1, timeout=0.5)
+    try:
+        sink.stall_rcpt = 2.0  # silent before the message was handed over: safe to retry
+        (before,) = await provider.send_batch([message])
+        sink.stall_rcpt, sink.stall_data = 0.0, 2.0  # silent after it: it may have been taken
+        (after,) = await provider.send_batch([message])
+        sink.stall_data = 0.0
+        (fine,) = await provider.send_batch([message])  # a fresh connection replaces the dead one
+    finally:
+        await provider.aclose()
+    assert before.error is not None and not before.error.ambiguous
+    assert after.error is not None and after.error.ambiguous
+    assert "did not answer within 0.5 s" in str(after.error)
+    assert fine.error is None
 
 
 async def test_throttling_pauses_every_consumer_for_retry_after(

@@ -14,6 +14,7 @@ retried, and a server that cannot be reached at all costs the rows no attempt.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,9 +55,11 @@ async def _reset(client: aiosmtplib.SMTP) -> None:
 async def _rcpt(client: aiosmtplib.SMTP, recipient: str) -> None:
     """RCPT TO without aiosmtplib's per-call address parsing when the address is plain."""
     if client.is_ehlo_or_helo_needed or _PLAIN_ADDRESS.fullmatch(recipient) is None:
-        await client.rcpt(recipient)
+        await client.rcpt(recipient, timeout=None)
         return
-    response = await client.execute_command(b"RCPT", b"TO:<" + recipient.encode("ascii") + b">")
+    response = await client.execute_command(
+        b"RCPT", b"TO:<" + recipient.encode("ascii") + b">", timeout=None
+    )
     if response.code not in (250, 251):
         raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
 
@@ -139,10 +142,20 @@ class SmtpProvider:
             envelope_from = self._envelope[message.sender] = parseaddr(message.sender)[1]
         handed_over = False  # True once DATA begins: from then on, a lost link is ambiguous
         try:
-            await self._mail(client, envelope_from)
-            await _rcpt(client, message.recipient)
-            handed_over = True
-            await client.data(render_mime(message))
+            # One deadline for the whole exchange rather than aiosmtplib's per-reply timeout:
+            # each of those arms a timer and adds an event-loop round per reply.
+            async with asyncio.timeout(self._timeout):
+                await self._mail(client, envelope_from)
+                await _rcpt(client, message.recipient)
+                handed_over = True
+                await client.data(render_mime(message), timeout=None)
+        except TimeoutError:
+            client.close()
+            timed_out = ProviderError(
+                f"SMTP {self.host}:{self.port} did not answer within {self._timeout} s",
+                ambiguous=handed_over,
+            )
+            return SendResult(message.message_id, error=timed_out)
         except aiosmtplib.SMTPResponseException as exc:
             await _reset(client)
             if exc.code in _THROTTLE:
@@ -163,13 +176,13 @@ class SmtpProvider:
         argument = self._mail_from.get(sender)
         if argument is None:
             if _PLAIN_ADDRESS.fullmatch(sender) is None:
-                await client.mail(sender)
+                await client.mail(sender, timeout=None)
                 return
             argument = self._mail_from[sender] = b"FROM:<" + sender.encode("ascii") + b">"
         if client.is_ehlo_or_helo_needed:
-            await client.mail(sender)  # the first command on a connection says EHLO first
+            await client.mail(sender, timeout=None)  # the first command on a connection: EHLO
             return
-        response = await client.execute_command(b"MAIL", argument)
+        response = await client.execute_command(b"MAIL", argument, timeout=None)
         if response.code != 250:
             raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
 
