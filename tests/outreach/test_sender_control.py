@@ -11,7 +11,7 @@ import pytest
 from outreach_support import make_outreach, seed_campaign
 
 from dropkit.core.database import Database
-from dropkit.outreach import OutgoingMessage, SendState
+from dropkit.outreach import OutgoingMessage, RateLimit, SendState
 from dropkit.outreach.providers.base import SendResult
 from dropkit.outreach.providers.outbox import OutboxProvider
 
@@ -92,6 +92,39 @@ async def test_a_slow_send_keeps_its_lease_while_others_reconcile(
     assert sum(taken) == 0 and report.lost == 0
     assert report.sent == 10 and sorted(provider.written) == sorted(set(provider.written))
     assert await service.ledger.counts(campaign.id) == {SendState.SENT.value: 10}
+
+
+async def test_rows_taken_from_a_live_claim_are_never_sent_by_it(
+    odb: Database, tmp_path: Path
+) -> None:
+    """A claim the renewer finds partly gone: the chunks still queued skip the lost rows."""
+    provider = _SlowOutbox(tmp_path / "outbox", 0)
+    limit = RateLimit(per_second=3)  # one message per chunk, three per second
+    service = make_outreach(odb, provider, lease=0.9, batch_size=6, rate_limit=limit)
+    try:
+        campaign = await seed_campaign(service, 6)
+        await service.campaigns.schedule(campaign.id)
+        await service.campaigns.begin(campaign.id)
+
+        async def take_two() -> None:  # as a reconciler elsewhere would (lease skew); the
+            # claim's last row stays with it, so the claim itself lives on
+            while len(provider.written) < 2:
+                await anyio.sleep(0.01)
+            await odb.execute(
+                "UPDATE outreach_sends SET state = 'pending', claim_token = NULL,"
+                " claimed_until = NULL WHERE id IN (SELECT id FROM outreach_sends"
+                " WHERE campaign_id = {} AND state = 'claimed' ORDER BY id DESC LIMIT 2 OFFSET 1)",
+                campaign.id,
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(take_two)
+            report = await service.sender.run(campaign.id)
+    finally:
+        await service.aclose()
+    assert report.lost == 2  # dropped by this run's claim, then claimed again and sent once
+    assert len(provider.written) == 6 and len(set(provider.written)) == 6
+    assert await service.ledger.counts(campaign.id) == {SendState.SENT.value: 6}
 
 
 async def test_release_review_sends_again_after_the_campaign_finished(

@@ -5,12 +5,15 @@ disjoint batch. The template is compiled once per run; per message the work is a
 link instrumentation and byte splicing.
 
 Leases: a background task renews every claim this run holds until its rows are recorded, and
-each chunk is confirmed (renewed) after the rate limiter granted it, right before it goes out,
-so a live sender's rows are never reconciled away. Back-off: a throttled chunk sets one
-"resume at" that the producer and every consumer respect, and the throttled rows are due again
-only then; transiently failed rows are due after ``backoff * 2**attempts`` (plus jitter), and an
-unreachable server costs no attempt. Pause and cancel are seen between chunks: rows not yet on
-the wire go back to the ledger.
+a chunk whose lease has run down past half (it waited for the rate limiter or a back-off) is
+confirmed (renewed) right before it goes out, so a live sender's rows are never reconciled
+away. A fresher lease needs no statement: no reconciler takes a row before its lease ends,
+which leaves half a lease of margin for clock skew between hosts.
+
+Back-off: a throttled chunk sets one "resume at" that the producer and every consumer respect,
+and the throttled rows are due again only then; transiently failed rows are due after
+``backoff * 2**attempts`` (plus jitter), and an unreachable server costs no attempt. Pause and
+cancel are seen between chunks: rows not yet on the wire go back to the ledger.
 """
 
 from __future__ import annotations
@@ -130,12 +133,14 @@ class CampaignSender:
             nonlocal claimed
             async with send:
                 while await self._wait_resume(run) and await self._still_sending(run):
+                    now = self._clock()
                     claim = await self._ledger.claim(
-                        run.campaign.id, self._batch, lease=self._lease, now=self._clock()
+                        run.campaign.id, self._batch, lease=self._lease, now=now
                     )
                     if not claim.sends:
                         return
                     run.held[claim.token] = (claim, {s.id for s in claim.sends})
+                    run.leased_until[claim.token] = now + self._lease
                     claimed += 1
                     await send.send((claim, await self._prepare(run, claim, report)))
 
@@ -171,10 +176,12 @@ class CampaignSender:
                 held = await self._ledger.extend(
                     claim, sorted(rows), until=now + self._lease, now=now
                 )
+                if claim.token in run.leased_until:
+                    run.leased_until[claim.token] = now + self._lease
                 self._drop_lost(run, claim, rows - held, report)
 
     def _drop_lost(self, run: SendRun, claim: Claim, lost: set[int], report: SendReport) -> None:
-        lost &= run.held.get(claim.token, (claim, set()))[1]
+        lost &= run.unsettled(claim)
         if lost:
             _log.warning("campaign %s: %d claims lapsed; dropped", run.campaign.id, len(lost))
             report.lost += len(lost)
@@ -310,16 +317,22 @@ class CampaignSender:
         chunk: Sequence[tuple[ClaimedSend, OutgoingMessage]],
         report: SendReport,
     ) -> None:
-        """Take the rate grant, confirm the lease, send (renewed meanwhile), record."""
+        """Take the rate grant, confirm a run-down lease, send (renewed meanwhile), record."""
         for limiter in self._limiters:
             await limiter.acquire(len(chunk))
         ids = [s.id for s, _ in chunk]
         now = self._clock()
-        held = await self._ledger.extend(claim, ids, until=now + self._lease, now=now)
-        self._drop_lost(run, claim, set(ids) - held, report)
-        chunk = [(s, m) for s, m in chunk if s.id in held]
-        if not chunk:
-            return
+        if run.leased_until.get(claim.token, now) - now > self._lease / 2:
+            held = run.unsettled(claim) & set(ids)  # less what the renewer found lost
+        else:
+            held = await self._ledger.extend(claim, ids, until=now + self._lease, now=now)
+            self._drop_lost(run, claim, set(ids) - held, report)
+            if claim.token in run.leased_until:
+                run.leased_until[claim.token] = now + self._lease
+        if len(held) < len(chunk):
+            chunk = [(s, m) for s, m in chunk if s.id in held]
+            if not chunk:
+                return
         run.on_wire.update(held)
         try:
             results = await self.provider.send_batch([m for _, m in chunk])

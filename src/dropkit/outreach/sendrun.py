@@ -50,11 +50,17 @@ class SendRun:
             {**campaign.context, "campaign": {"id": campaign.id, "name": campaign.name}}
         )
         self.held: dict[str, tuple[Claim, set[int]]] = {}  # token -> (claim, rows not settled)
+        self.leased_until: dict[str, float] = {}  # token -> the lease last written for it
         self.on_wire: set[int] = set()  # rows inside send_batch right now
         self.resume_at = 0.0  # nobody sends (or claims) before this
         self.halted = False  # the provider is unreachable: end the run, rows wait in the ledger
         self.sending = True
         self.state_seen = -1.0
+
+    def unsettled(self, claim: Claim) -> set[int]:
+        """The claim's rows this run still holds (neither recorded nor dropped)."""
+        entry = self.held.get(claim.token)
+        return set() if entry is None else entry[1]
 
     def settle(self, claim: Claim, ids: Sequence[int]) -> None:
         entry = self.held.get(claim.token)
@@ -62,6 +68,7 @@ class SendRun:
             entry[1].difference_update(ids)
             if not entry[1]:
                 del self.held[claim.token]
+                self.leased_until.pop(claim.token, None)
 
 
 Batch = tuple[Claim, list[tuple[ClaimedSend, OutgoingMessage]]]
