@@ -330,7 +330,8 @@ class Database:
             rows = await self.engine.run_querystring(QueryString(sql, *args))
         except BaseException as exc:
             raise translate_error(exc) from exc
-        return [dict(row) for row in rows] if rows else []
+        # SQLite rows are dicts already; asyncpg's Records become dicts here.
+        return [row if type(row) is dict else dict(row) for row in rows] if rows else []
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         """Run ``sql`` and return its first row, or ``None``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 import anyio
@@ -144,7 +144,8 @@ class PooledSQLiteEngine(SQLiteEngine):
         broken = True
         try:
             async with connection.execute(query, args or []) as cursor:
-                rows: list[dict[str, Any]] = [dict(row) for row in await cursor.fetchall()]
+                # Rows come out of Piccolo's dict_factory (the connection's row factory).
+                rows = cast(list[dict[str, Any]], await cursor.fetchall())
             broken = False
             return rows
         except sqlite3.Error:
