@@ -11,7 +11,12 @@ Run: ``python benchmarks/email.py [--subscribers 50000] [--connections 8] [--dat
    messages into the same sink: the exact bytes dropkit handed to aiosmtplib (the sink keeps
    them during step 1), with the same envelope sender and recipients; no database, no
    templating, no tracking.
-3. HTTP batch: the same campaign size through ``SendGridProvider`` (1,000 personalizations per
+3. the provider alone: the first messages dropkit rendered in step 1 (``_KEPT`` of them, so
+   that holding them does not load step 1's garbage collector), sent again and again through a
+   fresh ``SmtpProvider`` up to the campaign's size (``provider_cpu_us_per_msg``): what the
+   SMTP dialogue itself costs dropkit, next to the bare loop's ``sendmail``; the rest of step
+   1's CPU is the campaign's own work.
+4. HTTP batch: the same campaign size through ``SendGridProvider`` (1,000 personalizations per
    call) into a local HTTP server (another process) speaking ``/v3/mail/send``.
 
 The sink counts Message-IDs (SMTP) and recipients (HTTP): ``duplicates`` and ``missing`` are
@@ -43,6 +48,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import aiosmtplib
@@ -60,7 +66,8 @@ from dropkit.outreach import (
     SendGridProvider,
     SmtpProvider,
 )
-from dropkit.outreach.providers.base import EmailProvider
+from dropkit.outreach.message import OutgoingMessage
+from dropkit.outreach.providers.base import EmailProvider, SendResult
 
 TEMPLATE = """<html><body><h1>Hello {{ subscriber.attributes.name }}</h1>
 <p>The {{ product.title }} is back for {{ product.price }}.</p>
@@ -292,6 +299,36 @@ async def _run_campaign(
     return elapsed, report.sent, snapshot, cpu
 
 
+_KEPT = 2_000
+
+
+class _KeepingSmtp(SmtpProvider):
+    """The SMTP provider, keeping the first ``_KEPT`` rendered messages (for step 3)."""
+
+    kept: list[OutgoingMessage]
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        if len(self.kept) < _KEPT:
+            self.kept.extend(messages[: _KEPT - len(self.kept)])
+        return await super().send_batch(messages)
+
+
+async def _provider_alone(
+    port: int, messages: list[OutgoingMessage], connections: int, total: int
+) -> tuple[float, float]:
+    provider = SmtpProvider("127.0.0.1", port, connections=connections)
+    batch = connections * 100
+    started, cpu = time.perf_counter(), _cpu()
+    try:
+        for start in range(0, total, batch):
+            chunk = [messages[i % len(messages)] for i in range(start, min(total, start + batch))]
+            results = await provider.send_batch(chunk)
+            assert all(r.error is None for r in results), "the sink accepts everything"
+    finally:
+        await provider.aclose()
+    return time.perf_counter() - started, _cpu() - cpu
+
+
 async def _bare(port: int, messages: list[tuple[str, bytes]], connections: int) -> float:
     clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port) for _ in range(connections)]
     for client in clients:
@@ -331,7 +368,8 @@ async def main(args: argparse.Namespace) -> None:
                 db, [*CORE_MIGRATIONS, *COMMERCE_MIGRATIONS, *OUTREACH_MIGRATIONS]
             ).migrate()
             list_id = await _seed(db, n)
-            provider = SmtpProvider("127.0.0.1", smtp_port, connections=args.connections)
+            provider = _KeepingSmtp("127.0.0.1", smtp_port, connections=args.connections)
+            provider.kept = []
             await _smtp_control(smtp_port, "XKEP")  # the bare loop resends these exact bytes
             smtp_s, sent, snapshot, smtp_cpu = await _run_campaign(db, provider, list_id, "smtp")
             counts = await _smtp_counts(smtp_port, tmp / "smtp.json")
@@ -350,6 +388,13 @@ async def main(args: argparse.Namespace) -> None:
             bare_cpu = _cpu() - bare_cpu
             await _smtp_counts(smtp_port, tmp / "bare.json")
             print(f"bare aiosmtplib loop: {n} messages in {bare_s:.2f} s = {n / bare_s:,.0f}/s")
+
+            alone_s, alone_cpu = await _provider_alone(
+                smtp_port, provider.kept, args.connections, n
+            )
+            provider.kept = []
+            await _smtp_counts(smtp_port, tmp / "alone.json")
+            print(f"SmtpProvider alone: {n} messages in {alone_s:.2f} s = {n / alone_s:,.0f}/s")
 
             sendgrid = SendGridProvider("bench", base_url=f"http://127.0.0.1:{http_port}")
             http_s, http_sent, _, _ = await _run_campaign(db, sendgrid, list_id, "http")
@@ -377,6 +422,7 @@ async def main(args: argparse.Namespace) -> None:
                 "missing": missing + http_missing,
                 "smtp_cpu_us_per_msg": round(smtp_cpu / n * 1e6, 1),
                 "bare_cpu_us_per_msg": round(bare_cpu / n * 1e6, 1),
+                "provider_cpu_us_per_msg": round(alone_cpu / n * 1e6, 1),
             }
         )
     )
