@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -174,6 +177,19 @@ def test_tokens_expire_and_need_a_real_secret() -> None:
         signer.verify("optin", "!!!." + token.split(".")[1])
     with pytest.raises(ConfigurationError):
         TokenSigner("short")
+
+
+@pytest.mark.parametrize("secret", [b"k" * 16, b"a 64-byte key!" * 5, bytes(range(200))])
+def test_tokens_are_standard_hmac_sha256(secret: bytes) -> None:
+    """Any HMAC implementation can check a token (keys longer than a block are hashed)."""
+    body = base64.urlsafe_b64encode(b'{"c":"cmp_1","s":"sub_1"}').rstrip(b"=").decode()
+    mac = hmac.new(secret, b"unsubscribe\x00" + body.encode(), hashlib.sha256).digest()[:20]
+    token = f"{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    signer = TokenSigner(secret)
+    assert signer.sign("unsubscribe", {"s": "sub_1", "c": "cmp_1"}) == token
+    assert signer.verify("unsubscribe", token) == {"c": "cmp_1", "s": "sub_1"}
+    with pytest.raises(TokenError):
+        signer.verify("open", token)
 
 
 @pytest.mark.parametrize(
