@@ -48,7 +48,7 @@ from dropkit.commerce._records import (
     check_quantity,
     check_slug,
     check_text,
-    chunks,
+    fetch_grouped,
     new_id,
     param_list,
     slugify,
@@ -429,32 +429,27 @@ class Catalog:
         self, product_ids: Sequence[str]
     ) -> dict[str, builtins.list[Variant]]:
         """Variants of many products at once (one query per 500 ids): no N+1 in GraphQL."""
-        result: dict[str, builtins.list[Variant]] = {pid: [] for pid in product_ids}
-        for chunk in chunks(builtins.list(dict.fromkeys(product_ids))):
-            rows = await self._db.fetch(
-                f"SELECT * FROM commerce_variants WHERE product_id IN ({param_list(len(chunk))})"
-                " ORDER BY product_id, position, id",
-                *chunk,
-            )
-            for row in rows:
-                result[row["product_id"]].append(variant_from_row(row))
-        return result
+        return await fetch_grouped(
+            self._db,
+            "SELECT * FROM commerce_variants WHERE product_id IN ({ids})"
+            " ORDER BY product_id, position, id",
+            product_ids,
+            "product_id",
+            variant_from_row,
+        )
 
     async def images_for_products(
         self, product_ids: Sequence[str]
     ) -> dict[str, builtins.list[Image]]:
         """Images of many products at once (one query per 500 ids)."""
-        result: dict[str, builtins.list[Image]] = {pid: [] for pid in product_ids}
-        for chunk in chunks(builtins.list(dict.fromkeys(product_ids))):
-            rows = await self._db.fetch(
-                "SELECT * FROM commerce_product_images"
-                f" WHERE product_id IN ({param_list(len(chunk))})"
-                " ORDER BY product_id, position, id",
-                *chunk,
-            )
-            for row in rows:
-                result[row["product_id"]].append(image_from_row(row))
-        return result
+        return await fetch_grouped(
+            self._db,
+            "SELECT * FROM commerce_product_images WHERE product_id IN ({ids})"
+            " ORDER BY product_id, position, id",
+            product_ids,
+            "product_id",
+            image_from_row,
+        )
 
     # -- variants -----------------------------------------------------------------------
 

@@ -23,10 +23,9 @@ from pydantic import BaseModel, ConfigDict
 from dropkit.commerce._records import (
     MAX_STOCK,
     check_slug,
-    chunks,
+    fetch_grouped,
     from_ts,
     new_id,
-    param_list,
     slugify,
 )
 from dropkit.commerce.amounts import money_from_db, to_db
@@ -322,15 +321,12 @@ class Suppliers:
         self, variant_ids: Sequence[str]
     ) -> dict[str, builtins.list[Offer]]:
         """Offers of many variants in one query (carts and listings need them together)."""
-        result: dict[str, builtins.list[Offer]] = {vid: [] for vid in variant_ids}
-        for chunk in chunks(builtins.list(dict.fromkeys(variant_ids))):
-            rows = await self._db.fetch(
-                "SELECT o.*, s.preferred AS preferred FROM commerce_supplier_offers o"
-                " JOIN commerce_suppliers s ON s.id = o.supplier_id"
-                f" WHERE o.variant_id IN ({param_list(len(chunk))})"
-                " ORDER BY o.variant_id, o.id",
-                *chunk,
-            )
-            for row in rows:
-                result[row["variant_id"]].append(_offer(row))
-        return result
+        return await fetch_grouped(
+            self._db,
+            "SELECT o.*, s.preferred AS preferred FROM commerce_supplier_offers o"
+            " JOIN commerce_suppliers s ON s.id = o.supplier_id"
+            " WHERE o.variant_id IN ({ids}) ORDER BY o.variant_id, o.id",
+            variant_ids,
+            "variant_id",
+            _offer,
+        )
