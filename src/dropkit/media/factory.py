@@ -4,7 +4,8 @@
 (``kit.media``), ``submit(spec)`` stores a ``video_tasks`` row and enqueues a job that renders
 it; the job writes the stage and frames done as it goes, and publishes ``video.rendered`` or
 ``video.failed`` (naming the failed stage) at the end. ``cancel`` stops a queued or running
-render; a cancelled render leaves no files.
+render; a cancelled render leaves no files. A task whose job ended without the render
+recording it (the worker died and the sweeper gave up, a timeout) is settled when it is read.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 
 import anyio
 
-from dropkit.core.database import Database
+from dropkit.core.database import Database, Row
 from dropkit.core.errors import ConfigurationError, ConflictError, NotFoundError
 from dropkit.core.events import EventBus
-from dropkit.core.jobs import JobContext, JobRegistry, Jobs
+from dropkit.core.jobs import Job, JobContext, JobRegistry, Jobs, JobState
 from dropkit.core.jsontext import dumps_strict
 from dropkit.media.errors import StageError
 from dropkit.media.events import VideoFailed, VideoRendered
@@ -43,6 +44,30 @@ def _remove(result: VideoResult) -> None:
     for video in result.videos:
         for path in (video.video, video.srt, video.vtt, video.thumbnail, video.manifest):
             Path(path).unlink(missing_ok=True)
+
+
+def _task(row: Row) -> VideoTask:
+    return VideoTask(
+        id=row["id"],
+        job_id=row["job_id"],
+        status=TaskStatus(row["status"]),
+        stage=row["stage"],
+        frames_done=row["frames_done"],
+        frames_total=row["frames_total"],
+        error=row["error"],
+        failed_stage=row["failed_stage"],
+    )
+
+
+def _settlement(task: VideoTask, job: Job) -> tuple[TaskStatus, str]:
+    """What an unfinished task becomes once its job ended without the render recording it."""
+    tries = f"after {job.attempts} of {job.max_attempts} attempts"
+    why = job.last_error or "no error recorded"
+    if job.state is JobState.CANCELLED:
+        return TaskStatus.CANCELLED, f"{task.stage}: the render job was cancelled {tries}: {why}"
+    if job.state is JobState.SUCCEEDED:
+        why = "it ended without recording the render's outcome"
+    return TaskStatus.FAILED, f"{task.stage}: the render job is {job.state.value} {tries}: {why}"
 
 
 class VideoFactory:
@@ -132,19 +157,43 @@ class VideoFactory:
         return await self.status(task_id)
 
     async def status(self, task_id: str) -> VideoTask:
+        """The task as stored. An active task whose job already ended is settled first: a job
+        the sweeper gave up on (its workers died) or one that failed outside the render (a
+        timeout) fails the task, a cancelled job cancels it. ``wait`` and ``result`` read here.
+        An active task costs one more small query: its job's ledger row."""
+        task = await self._read(task_id)
+        if task.finished or task.job_id is None or self.jobs is None:
+            return task
+        job = await self.jobs.ledger.get(task.job_id)
+        if job is None or not job.done:
+            return task
+        await self._settle(task, job)
+        return await self._read(task_id)
+
+    async def _read(self, task_id: str) -> VideoTask:
         row = await self._db().fetchrow("SELECT * FROM video_tasks WHERE id = {}", task_id)
         if row is None:
             raise NotFoundError(f"no video task {task_id}")
-        return VideoTask(
-            id=row["id"],
-            job_id=row["job_id"],
-            status=TaskStatus(row["status"]),
-            stage=row["stage"],
-            frames_done=row["frames_done"],
-            frames_total=row["frames_total"],
-            error=row["error"],
-            failed_stage=row["failed_stage"],
-        )
+        return _task(row)
+
+    async def _settle(self, task: VideoTask, job: Job) -> None:
+        """End the row as its job ended. Guarded like every write: a worker that records the
+        render meanwhile wins, and only the reader whose update took publishes ``video.failed``
+        (the event the render itself would have published)."""
+        status, error = _settlement(task, job)
+        async with self._db().transaction():
+            changed = await self._set(
+                task.id,
+                _ACTIVE,
+                status=status,
+                stage=status.value,
+                error=error,
+                failed_stage=task.stage,
+            )
+            if changed and status is TaskStatus.FAILED and self.events is not None:
+                await self.events.publish(
+                    VideoFailed(task_id=task.id, stage=task.stage, error=error)
+                )
 
     async def result(self, task_id: str) -> VideoResult:
         """The outputs of a finished task; a task not done is a :class:`ConflictError`."""
