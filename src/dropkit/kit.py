@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from difflib import get_close_matches
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from dropkit.commerce.checkout import MarginPolicy
 from dropkit.commerce.payments import PaymentGateway
@@ -33,10 +34,13 @@ from dropkit.core.jobs import (
 from dropkit.core.migrations import Migration, Migrator
 from dropkit.core.schema import CORE_MIGRATIONS
 from dropkit.core.webhooks import Webhooks
+from dropkit.crawl.options import CrawlOptions
 from dropkit.crawl.schema import CRAWL_MIGRATIONS
 from dropkit.crawl.service import Crawl
 from dropkit.media.factory import VideoFactory
+from dropkit.media.options import MediaOptions
 from dropkit.media.schema import MEDIA_MIGRATIONS
+from dropkit.outreach.options import OutreachOptions
 from dropkit.outreach.providers.base import EmailProvider
 from dropkit.outreach.schema import OUTREACH_MIGRATIONS
 from dropkit.outreach.service import Outreach
@@ -71,6 +75,24 @@ def _dispatcher(
     )
 
 
+def _check_options(
+    subsystem: str, options: Mapping[str, object] | None, schema: type[Mapping[str, object]]
+) -> None:
+    """Refuse keys ``schema`` (a subsystem's options TypedDict) does not name, up front: a typo
+    would otherwise surface as a TypeError from deep inside the subsystem's constructor."""
+    valid = sorted(schema.__annotations__)
+    unknown = sorted((key for key in options or () if key not in valid), key=str)
+    if not unknown:
+        return
+    hints = [match for key in unknown for match in get_close_matches(str(key), valid, n=1)]
+    did_you_mean = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
+    raise ConfigurationError(
+        f"unknown {subsystem} option{'s' if len(unknown) > 1 else ''} "
+        f"{', '.join(map(repr, unknown))}{did_you_mean}; "
+        f"Dropkit({subsystem}=...) takes: {', '.join(valid)}"
+    )
+
+
 class Dropkit:
     """Everything dropkit runs, over one database.
 
@@ -98,16 +120,19 @@ class Dropkit:
         payment_gateways: Mapping[str, PaymentGateway] | None = None,
         margin_floor: Decimal = Decimal("0"),
         margin_policy: MarginPolicy = MarginPolicy.REFUSE,
-        media: Mapping[str, Any] | None = None,
+        media: MediaOptions | None = None,
         allow_private_crawl: bool = False,
-        crawl: Mapping[str, Any] | None = None,
+        crawl: CrawlOptions | None = None,
         email_provider: EmailProvider | None = None,
         tracking_secret: str | bytes | None = None,
         public_url: str = "http://localhost:8000",
-        outreach: Mapping[str, Any] | None = None,
+        outreach: OutreachOptions | None = None,
     ) -> None:
         if dispatcher is not None and redis_url is not None:
             raise ConfigurationError("give redis_url or dispatcher, not both")
+        _check_options("media", media, MediaOptions)
+        _check_options("crawl", crawl, CrawlOptions)
+        _check_options("outreach", outreach, OutreachOptions)
         self.data_dir = Path(data_dir)
         self.database = Database(
             database_url or f"sqlite:///{(self.data_dir / 'dropkit.db').absolute()}"
@@ -148,30 +173,31 @@ class Dropkit:
             margin_policy=margin_policy,
         )
         self.commerce.register(self.registry)
-        # kit.media: the video factory; ``media`` holds VideoFactory keyword arguments
-        # (script_writer, voice, footage...), offline providers by default.
+        # kit.media: the video factory; ``media`` (MediaOptions) holds the VideoFactory keyword
+        # arguments the kit leaves open (script_writer, voice, footage...), offline by default.
         self.media = VideoFactory(
             self.data_dir / "media",
             database=self.database,
             jobs=self.jobs,
             events=self.events,
-            **dict(media or {}),
+            **(media or {}),
         )
         self.media.register(self.registry)
-        # kit.crawl: the research bot; ``crawl`` holds Crawl keyword arguments (allow_networks,
-        # obey_robots, schedule...). With redis_url, politeness is shared across processes.
+        # kit.crawl: the research bot; ``crawl`` (CrawlOptions) holds Crawl and Crawler keyword
+        # arguments (allow_networks, obey_robots, schedule, delay...). With redis_url,
+        # politeness is shared across processes.
         self.crawl = Crawl(
             self.database,
             self.events,
             commerce=self.commerce,
             redis_url=redis_url,
             allow_private=allow_private_crawl,
-            **dict(crawl or {}),
+            **(crawl or {}),
         )
         self.crawl.register(self.registry)
         # kit.outreach: email campaigns and transactional mail; the outbox (.eml files under
-        # data_dir/outbox) unless ``email_provider`` is given. ``outreach`` holds further
-        # Outreach keyword arguments (rate_limit, from_address, webhook keys...).
+        # data_dir/outbox) unless ``email_provider`` is given. ``outreach`` (OutreachOptions)
+        # holds further Outreach keyword arguments (rate_limit, from_address, webhook keys...).
         self.outreach = Outreach(
             self.database,
             events=self.events,
@@ -181,7 +207,7 @@ class Dropkit:
             tracking_secret=tracking_secret,
             public_url=public_url,
             redis_url=redis_url,
-            **dict(outreach or {}),
+            **(outreach or {}),
         )
         self.outreach.register(self.registry)
         self._migrations = [

@@ -26,6 +26,7 @@ from dropkit.crawl.monitors import (
     Monitors,
     Observation,
 )
+from dropkit.crawl.options import CrawlOptions
 from dropkit.crawl.prices import ParsedPrice, parse_price
 from dropkit.crawl.results import (
     FieldValue,
@@ -59,6 +60,7 @@ __all__ = [
     "CompetitorStockChanged",
     "Crawl",
     "CrawlError",
+    "CrawlOptions",
     "Crawler",
     "FetchError",
     "FetchedPage",

@@ -19,6 +19,7 @@ from dropkit.media.footage import (
 )
 from dropkit.media.openai_script import OpenAIScriptWriter
 from dropkit.media.openai_voice import OpenAIVoice
+from dropkit.media.options import MediaOptions
 from dropkit.media.pexels import PexelsFootage
 from dropkit.media.rendering import integrated_loudness, load_audio, render_manifest
 from dropkit.media.results import RenderedVideo, RenderStats, TaskStatus, VideoResult, VideoTask
@@ -38,6 +39,7 @@ __all__ = [
     "LocalFolderFootage",
     "Manifest",
     "MediaInputError",
+    "MediaOptions",
     "OpenAIScriptWriter",
     "OpenAIVoice",
     "PexelsFootage",

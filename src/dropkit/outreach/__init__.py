@@ -30,6 +30,7 @@ from dropkit.outreach.models import (
     SuppressionReason,
     Variant,
 )
+from dropkit.outreach.options import OutreachOptions
 from dropkit.outreach.providers import (
     EmailProvider,
     MailgunProvider,
@@ -89,6 +90,7 @@ __all__ = [
     "OutgoingMessage",
     "Outreach",
     "OutreachNotFoundError",
+    "OutreachOptions",
     "ProviderConfigurationError",
     "ProviderError",
     "ProviderThrottledError",
