@@ -21,7 +21,7 @@ from starlette.responses import Response
 from typer.testing import CliRunner, Result
 
 from dropkit import Dropkit
-from dropkit.app import demo
+from dropkit.app import demo, demo_receiver
 from dropkit.app.cli import app
 from dropkit.app.settings import Settings, load_object, load_settings
 from dropkit.commerce import OutOfStockError
@@ -161,7 +161,7 @@ def test_demo_fails_cleanly_when_the_receiver_rejects_the_signature(
     def reject(secret: str, headers: object, body: bytes) -> None:
         raise WebhookVerificationError("no webhook signature matches")
 
-    monkeypatch.setattr(demo, "verify", reject)
+    monkeypatch.setattr(demo_receiver, "verify", reject)
     result = invoke("demo", "--data-dir", str(tmp_path))
     assert_clean_error(result, "webhook delivery failed: receiver answered HTTP 400")
 
