@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -125,6 +126,56 @@ async def test_rows_taken_from_a_live_claim_are_never_sent_by_it(
     assert report.lost == 2  # dropped by this run's claim, then claimed again and sent once
     assert len(provider.written) == 6 and len(set(provider.written)) == 6
     assert await service.ledger.counts(campaign.id) == {SendState.SENT.value: 6}
+
+
+class _HookedOutbox(OutboxProvider):
+    """An outbox that runs ``hook(n)`` once ``n`` messages are written."""
+
+    def __init__(self, directory: Path, hook: Callable[[int], Awaitable[None]]) -> None:
+        super().__init__(directory)
+        self.hook = hook
+        self.written: list[str] = []
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        self.written += [m.recipient for m in messages]
+        results = await super().send_batch(messages)
+        await self.hook(len(self.written))
+        return results
+
+
+async def test_a_lease_confirmed_for_one_chunk_covers_the_rest_of_its_claim(
+    odb: Database, tmp_path: Path
+) -> None:
+    """The background renewer is behind (a slow database): each chunk's own confirm must renew
+    the whole claim, or the next chunk trusts a lease its rows no longer have in the ledger."""
+    offset = [0.0]
+
+    def clock() -> float:
+        return time.time() + offset[0]
+
+    async def hook(sent: int) -> None:  # time jumps while chunks are on the wire
+        if sent == 1:
+            offset[0] = 31.0  # chunk 2 finds the 60 s lease run down past half: confirms
+        elif sent == 2:
+            offset[0] = 60.5  # the claim-time lease is over: another process reconciles
+            await other.ledger.reconcile(campaign.id, provider, now=clock())
+
+    provider = _HookedOutbox(tmp_path / "outbox", hook)
+    options: dict[str, Any] = {"lease": 60.0, "batch_size": 3, "clock": clock}
+    limit = RateLimit(per_second=10)  # grants of one: three chunks
+    service = make_outreach(odb, provider, rate_limit=limit, **options)
+    other = make_outreach(odb, provider, **options)
+    try:
+        campaign = await seed_campaign(service, 3)
+        await service.campaigns.schedule(campaign.id)
+        await service.campaigns.begin(campaign.id)
+        await service.sender.run(campaign.id)
+        await other.sender.run(campaign.id)  # sends whatever the reconcile handed back
+    finally:
+        await service.aclose()
+        await other.aclose()
+    assert sorted(provider.written) == sorted(set(provider.written))
+    assert len(provider.written) == 3
 
 
 async def test_release_review_sends_again_after_the_campaign_finished(

@@ -325,10 +325,16 @@ class CampaignSender:
         if run.leased_until.get(claim.token, now) - now > self._lease / 2:
             held = run.unsettled(claim) & set(ids)  # less what the renewer found lost
         else:
-            held = await self._ledger.extend(claim, ids, until=now + self._lease, now=now)
-            self._drop_lost(run, claim, set(ids) - held, report)
+            # Renew every row the claim still holds, not only this chunk's: leased_until
+            # speaks for the whole claim, and the next chunks skip the confirm on its word.
+            rows = set(run.unsettled(claim))
+            renewed = await self._ledger.extend(
+                claim, sorted(rows), until=now + self._lease, now=now
+            )
+            self._drop_lost(run, claim, rows - renewed, report)
             if claim.token in run.leased_until:
                 run.leased_until[claim.token] = now + self._lease
+            held = renewed & set(ids)
         if len(held) < len(chunk):
             chunk = [(s, m) for s, m in chunk if s.id in held]
             if not chunk:
