@@ -187,8 +187,11 @@ async def test_a_silent_server_times_out_ambiguous_only_after_the_message_left(
         (after,) = await provider.send_batch([message])
         sink.stall_data = 0.0
         (fine,) = await provider.send_batch([message])  # a fresh connection replaces the dead one
+        sink.stall_rcpt = sink.stall_data = 0.3  # slow but alive: each reply within its time
+        (slow,) = await provider.send_batch([message])
     finally:
         await provider.aclose()
+    assert slow.error is None
     assert before.error is not None and not before.error.ambiguous
     assert after.error is not None and after.error.ambiguous
     assert "did not answer within 0.5 s" in str(after.error)

@@ -141,13 +141,17 @@ class SmtpProvider:
         if envelope_from is None:
             envelope_from = self._envelope[message.sender] = parseaddr(message.sender)[1]
         handed_over = False  # True once DATA begins: from then on, a lost link is ambiguous
+        loop = asyncio.get_running_loop()
         try:
-            # One deadline for the whole exchange rather than aiosmtplib's per-reply timeout:
-            # each of those arms a timer and adds an event-loop round per reply.
-            async with asyncio.timeout(self._timeout):
+            # One deadline moved along per command rather than aiosmtplib's per-reply timeout,
+            # which wraps every reply in wait_for (a timer, a future and an event-loop round).
+            async with asyncio.timeout(self._timeout) as deadline:
                 await self._mail(client, envelope_from)
+                deadline.reschedule(loop.time() + self._timeout)
                 await _rcpt(client, message.recipient)
                 handed_over = True
+                # DATA waits for two replies: 354, then the verdict on the body.
+                deadline.reschedule(loop.time() + 2 * self._timeout)
                 await client.data(render_mime(message), timeout=None)
         except TimeoutError:
             client.close()
@@ -218,6 +222,10 @@ class SmtpProvider:
                         except ProviderError as exc:
                             refused.append(exc)
                             return
+            except BaseException:
+                # Cancelled mid-dialogue: the reply still owed would answer the next command.
+                client.close()
+                raise
             finally:
                 if client.is_connected:
                     self._idle.append(client)
