@@ -179,7 +179,7 @@ def test_tokens_expire_and_need_a_real_secret() -> None:
         TokenSigner("short")
 
 
-@pytest.mark.parametrize("secret", [b"k" * 16, b"a 64-byte key!" * 5, bytes(range(200))])
+@pytest.mark.parametrize("secret", [b"k" * 16, b"k" * 64, b"k" * 65, bytes(range(200))])
 def test_tokens_are_standard_hmac_sha256(secret: bytes) -> None:
     """Any HMAC implementation can check a token (keys longer than a block are hashed)."""
     body = base64.urlsafe_b64encode(b'{"c":"cmp_1","s":"sub_1"}').rstrip(b"=").decode()

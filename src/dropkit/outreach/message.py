@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,18 +66,17 @@ def encode_header(value: str) -> str:
     )
 
 
-_LONG_LINE = re.compile(r"[^\n]{999}")  # longer than RFC 5322's 998 octets
+_MAX_LINE = 998  # octets per line, without CRLF (RFC 5322)
+
+
+def _has_long_line(text: str) -> bool:
+    return len(text) > _MAX_LINE and max(map(len, text.split("\n"))) > _MAX_LINE
 
 
 def _part(text: str, boundary: str) -> tuple[bytes, bytes]:
     """A body part's transfer encoding and bytes (CRLF line ends)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # a lone CR is a line break too
-    if (
-        text.isascii()
-        and "\0" not in text
-        and boundary not in text
-        and _LONG_LINE.search(text) is None
-    ):
+    if text.isascii() and "\0" not in text and boundary not in text and not _has_long_line(text):
         return b"7bit", text.replace("\n", "\r\n").encode()
     body = binascii.b2a_qp(text.encode(), istext=True)
     return b"quoted-printable", body.replace(b"\n", b"\r\n")
