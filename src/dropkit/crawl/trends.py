@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from dropkit.core.database import Database
 from dropkit.core.money import Money
 from dropkit.crawl.errors import CrawlError
-from dropkit.crawl.monitors import Observation
+from dropkit.crawl.monitor_models import Observation
 
 if TYPE_CHECKING:
     from dropkit.commerce.service import Commerce
