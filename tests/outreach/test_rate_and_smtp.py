@@ -198,6 +198,24 @@ async def test_a_silent_server_times_out_ambiguous_only_after_the_message_left(
     assert fine.error is None
 
 
+async def test_a_send_cancelled_mid_dialogue_never_pools_its_connection(sink: SmtpSink) -> None:
+    """The reply still owed to the cancelled DATA must not answer the next message's MAIL."""
+    first = OutgoingMessage("c1@shop.example", "news@shop.example", "ann@x.example", "s", "h", "t")
+    second = OutgoingMessage("c2@shop.example", "news@shop.example", "bob@x.example", "s", "h", "t")
+    provider = SmtpProvider("127.0.0.1", sink.port, connections=1, timeout=5)
+    try:
+        sink.stall_data = 1.0
+        with anyio.move_on_after(0.3):  # the caller gives up (a paused campaign, a shutdown)
+            await provider.send_batch([first])
+        sink.stall_data = 0.0
+        (result,) = await provider.send_batch([second])
+        await anyio.sleep(1.0)  # the stalled reply arrives meanwhile
+    finally:
+        await provider.aclose()
+    assert result.error is None
+    assert sink.per_recipient()["bob@x.example"] == 1
+
+
 async def test_throttling_pauses_every_consumer_for_retry_after(
     odb: Database, sink: SmtpSink
 ) -> None:
