@@ -6,6 +6,8 @@
 3. In one transaction: reserve stock (variants in id order), claim the discount, draw the order
    number, write the order, its lines (frozen prices, costs, suppliers, commissions), the payment
    record and ``order.placed``, and close the cart. Any failure rolls all of it back.
+4. If that transaction fails and no order holds the authorisation, cancel it at the gateway
+   (best effort, logged if it fails) so the customer's money is not left on hold.
 
 The same idempotency key (by default the cart id) yields one order however often and however
 concurrently it is submitted: ``commerce_orders`` has unique ``idempotency_key`` and ``cart_id``
@@ -16,13 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from dropkit.commerce.amounts import money_from_db, to_db
 from dropkit.commerce.carts import Carts, CartState
@@ -36,7 +39,9 @@ from dropkit.core.errors import CommerceError, IntegrityError, ValidationError
 from dropkit.core.events import EventBus
 from dropkit.core.money import Money
 
-__all__ = ["Address", "Checkout", "MarginPolicy", "PaymentStarter"]
+__all__ = ["Address", "Checkout", "MarginPolicy", "PaymentReleaser", "PaymentStarter"]
+
+logger = logging.getLogger("dropkit.commerce.checkout")
 
 
 class MarginPolicy(StrEnum):
@@ -90,6 +95,14 @@ class PaymentStarter(Protocol):
     ) -> None: ...
 
 
+@runtime_checkable
+class PaymentReleaser(Protocol):
+    """A :class:`PaymentStarter` that can also call off an authorisation no order was written
+    for (checkout failed after it); without it such a payment stays held at the provider."""
+
+    async def cancel_order_payment(self, *, gateway: str, authorization: Any, key: str) -> None: ...
+
+
 def _check_email(email: str) -> str:
     value = email.strip().lower()
     local, _, domain = value.partition("@")
@@ -130,6 +143,7 @@ class Checkout:
         self._pricing = pricing
         self._orders = orders
         self._payments = payments
+        self._releaser = payments if isinstance(payments, PaymentReleaser) else None
         self.routing = routing
         self.margin_floor = margin_floor
         self.margin_policy = margin_policy
@@ -214,14 +228,46 @@ class Checkout:
                     variants=variants,
                     authorization=authorization,
                 )
-        except (IntegrityError, CommerceError):
+        except Exception as exc:
             # Lost a race with the same key or cart (on the unique key, or on the stock the
             # winner took): that checkout's order is the answer. Otherwise the error stands.
-            existing = await self._orders.find(idempotency_key=key, cart_id=cart_id)
+            # The winner committed before we could see its effect (its row locks, SQLite's
+            # single writer), so "no order with our key" means our authorisation is orphaned.
+            # The same key asked the gateway for the same payment: the winner's is ours too.
+            existing = None
+            if isinstance(exc, (IntegrityError, CommerceError)):
+                existing = await self._orders.find(idempotency_key=key, cart_id=cart_id)
+            if authorization is not None and (existing is None or existing.idempotency_key != key):
+                await self._release(payment_gateway, authorization, key)
             if existing is None:
                 raise
             return existing
         return await self._orders.get(order_id)
+
+    async def _release(self, gateway: str, authorization: Any, key: str) -> None:
+        """Cancel an authorisation no order holds, so the customer's money is not kept.
+
+        Best effort: a failure is logged, never raised, so the checkout's own error stands.
+        """
+        if self._releaser is None:
+            logger.warning(
+                "checkout %s failed after its %s payment was authorised; the payment starter"
+                " cannot cancel it, so it stays held at the provider",
+                key,
+                gateway,
+            )
+            return
+        try:
+            await self._releaser.cancel_order_payment(
+                gateway=gateway, authorization=authorization, key=key
+            )
+        except Exception:
+            logger.exception(
+                "checkout %s failed after its %s payment was authorised, and cancelling that"
+                " payment failed too: release it at the provider",
+                key,
+                gateway,
+            )
 
     async def _variants(self, variant_ids: list[str]) -> dict[str, dict[str, Any]]:
         marks = param_list(len(variant_ids))

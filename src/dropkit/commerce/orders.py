@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from dropkit.commerce.amounts import money_from_db, to_db
 from dropkit.commerce.errors import IllegalTransitionError
@@ -43,7 +43,11 @@ __all__ = [
     "OrderLine",
     "OrderStatus",
     "Orders",
+    "RefundStatus",
+    "RefundTotals",
 ]
+
+RefundStatus = Literal["pending", "succeeded", "failed"]
 
 
 class OrderStatus(StrEnum):
@@ -211,6 +215,15 @@ class Order:
             idempotency_key=row["idempotency_key"],
             cart_id=row["cart_id"],
         )
+
+
+@dataclass(frozen=True)
+class RefundTotals:
+    """An order's refunds by status: ``succeeded`` is money back with the customer,
+    ``pending`` is accepted by the provider but not there yet (failed ones count nowhere)."""
+
+    succeeded: Money
+    pending: Money
 
 
 class Orders:
@@ -470,48 +483,111 @@ class Orders:
 
     # -- refunds --------------------------------------------------------------------------
 
+    async def refund_totals(self, order_id: str) -> RefundTotals:
+        """What was given back on the order (``succeeded``) and what is on its way
+        (``pending``), over every refund row (recorded here or by the payments ledger)."""
+        order = await self.get(order_id)
+        rows = await self._db.fetch(
+            "SELECT status, amount FROM commerce_refunds WHERE order_id = {}", order_id
+        )
+        sums = {status: Money.zero(order.currency) for status in ("succeeded", "pending")}
+        for row in rows:
+            if row["status"] in sums:
+                sums[row["status"]] += money_from_db(row["amount"], order.currency)
+        return RefundTotals(succeeded=sums["succeeded"], pending=sums["pending"])
+
     async def record_refund(
-        self, order_id: str, amount: Money, *, reason: str = "", payment_id: str | None = None
+        self,
+        order_id: str,
+        amount: Money,
+        *,
+        reason: str = "",
+        payment_id: str | None = None,
+        status: RefundStatus = "succeeded",
+        reference: str | None = None,
     ) -> Order:
-        """Record money given back; a full refund moves the order to ``refunded``."""
+        """Record money given back; a full refund moves the order to ``refunded``.
+
+        A ``pending`` refund (the provider accepted it, the money is not back yet) is written
+        but counts in :attr:`Order.refunded` only once :meth:`settle_refund` says it succeeded;
+        it still counts against what may be refunded, so the total is never exceeded.
+        """
+        if status not in ("succeeded", "pending"):
+            raise ValidationError(f"a refund is recorded as succeeded or pending, not {status!r}")
         async with self._db.transaction():
             order = await self.get(order_id)
             if amount.currency != order.currency:
                 raise ValidationError(f"refund in {amount.currency}, order in {order.currency}")
             if amount.amount <= 0:
                 raise ValidationError("a refund must be positive")
-            if order.refunded + amount > order.total:
-                raise ValidationError(
-                    f"refund of {amount} exceeds what is left ({order.total - order.refunded})"
-                )
-            refunded = order.refunded + amount
-            row = await self._db.fetchrow(
-                "UPDATE commerce_orders SET refunded_amount = {}, updated_at = {}"
-                " WHERE id = {} AND refunded_amount = {} RETURNING id",
-                to_db(refunded),
-                self._clock(),
-                order_id,
-                to_db(order.refunded),
-            )
-            if row is None:
-                raise IllegalTransitionError(f"order {order.number} was refunded meanwhile")
+            pending = (await self.refund_totals(order_id)).pending
+            left = order.total - order.refunded - pending
+            if amount > left:
+                raise ValidationError(f"refund of {amount} exceeds what is left ({left})")
+            refund_id = f"ref_{uuid.uuid4().hex}"
             await self._db.execute(
                 "INSERT INTO commerce_refunds (id, order_id, payment_id, amount, currency, reason,"
-                " created_at) VALUES ({}, {}, {}, {}, {}, {}, {})",
-                f"ref_{uuid.uuid4().hex}",
+                " reference, status, created_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
+                refund_id,
                 order_id,
                 payment_id,
                 to_db(amount),
                 amount.currency,
                 reason,
+                reference,
+                status,
                 self._clock(),
             )
-            if refunded == order.total:
-                if order.status in (OrderStatus.PENDING_PAYMENT,):
-                    raise IllegalTransitionError("an unpaid order is cancelled, not refunded")
-                await self._move(order_id, OrderStatus.REFUNDED)
-                await self._inventory.release_order(order_id)
-            await self._events.publish(
-                OrderRefunded(order_id=order.id, number=order.number, amount=amount)
-            )
+            if status == "succeeded":
+                await self._count_refund(order, amount)
         return await self.get(order_id)
+
+    async def settle_refund(self, refund_id: str, status: RefundStatus) -> Order:
+        """Move a ``pending`` refund to ``succeeded`` (now counted) or ``failed`` (never).
+
+        Settling it again with the status it already has changes nothing (webhooks repeat).
+        """
+        if status not in ("succeeded", "failed"):
+            raise ValidationError(f"a refund settles as succeeded or failed, not {status!r}")
+        async with self._db.transaction():
+            row = await self._db.fetchrow("SELECT * FROM commerce_refunds WHERE id = {}", refund_id)
+            if row is None:
+                raise NotFoundError(f"no refund {refund_id!r}")
+            if row["status"] == status:
+                return await self.get(row["order_id"])
+            moved = await self._db.fetchrow(
+                "UPDATE commerce_refunds SET status = {} WHERE id = {} AND status = 'pending'"
+                " RETURNING id",
+                status,
+                refund_id,
+            )
+            if moved is None:
+                raise IllegalTransitionError(
+                    f"refund {refund_id} is {row['status']}, it cannot become {status}"
+                )
+            order = await self.get(row["order_id"])
+            if status == "succeeded":
+                await self._count_refund(order, money_from_db(row["amount"], row["currency"]))
+        return await self.get(row["order_id"])
+
+    async def _count_refund(self, order: Order, amount: Money) -> None:
+        """Add a succeeded refund to the order's total (inside the caller's transaction)."""
+        refunded = order.refunded + amount
+        row = await self._db.fetchrow(
+            "UPDATE commerce_orders SET refunded_amount = {}, updated_at = {}"
+            " WHERE id = {} AND refunded_amount = {} RETURNING id",
+            to_db(refunded),
+            self._clock(),
+            order.id,
+            to_db(order.refunded),
+        )
+        if row is None:
+            raise IllegalTransitionError(f"order {order.number} was refunded meanwhile")
+        if refunded == order.total:
+            if order.status in (OrderStatus.PENDING_PAYMENT,):
+                raise IllegalTransitionError("an unpaid order is cancelled, not refunded")
+            await self._move(order.id, OrderStatus.REFUNDED)
+            await self._inventory.release_order(order.id)
+        await self._events.publish(
+            OrderRefunded(order_id=order.id, number=order.number, amount=amount)
+        )

@@ -291,4 +291,20 @@ COMMERCE_MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO commerce_order_number_seq (name, value) VALUES ('orders', 1000)",
         ),
     ),
+    # A refund the gateway accepted is not yet money returned (Stripe: ``pending`` until the
+    # bank confirms, and it may still fail). Rows written before this step were counted as
+    # given back, so they stay ``succeeded``, except a payments reservation whose gateway call
+    # never answered (no reference yet): that one is still pending.
+    Migration(
+        component="commerce",
+        version=2,
+        name="refund status",
+        statements=(
+            "ALTER TABLE commerce_refunds ADD COLUMN status TEXT NOT NULL DEFAULT 'succeeded'",
+            "UPDATE commerce_refunds SET status = 'pending'"
+            " WHERE reference IS NULL AND substr(id, 1, 4) = 'rfd_'",
+            "CREATE INDEX commerce_refunds_reference ON commerce_refunds (reference)",
+            "CREATE INDEX commerce_refunds_order ON commerce_refunds (order_id, status)",
+        ),
+    ),
 )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
 
 from dropkit.commerce.carts import Carts
 from dropkit.commerce.catalog import Catalog
@@ -21,8 +20,8 @@ from dropkit.commerce.events import OrderPaid
 from dropkit.commerce.inventory import Inventory, RoutingPolicy
 from dropkit.commerce.orders import Orders, OrderStatus
 from dropkit.commerce.payments import (
+    CheckoutPayments,
     GatewayEvent,
-    GatewayPayment,
     ManualGateway,
     Payment,
     PaymentGateway,
@@ -36,31 +35,11 @@ from dropkit.commerce.vendors import Vendors
 from dropkit.core.database import Database
 from dropkit.core.events import EventBus
 from dropkit.core.jobs import JobContext, JobRegistry
-from dropkit.core.money import Money
 
 __all__ = ["FULFIL_PAID_ORDERS", "RELEASE_HOLDS_JOB", "Commerce"]
 
 RELEASE_HOLDS_JOB = "dropkit.commerce.release_expired_holds"
 FULFIL_PAID_ORDERS = "dropkit.commerce.fulfil_paid_orders"
-
-
-class _CheckoutPayments:
-    """Adapts :class:`Payments` to what checkout needs."""
-
-    def __init__(self, payments: Payments) -> None:
-        self._payments = payments
-
-    async def authorize_order(
-        self, *, order_id: str, gateway: str, amount: Money, key: str, email: str
-    ) -> GatewayPayment:
-        return await self._payments.authorize(
-            order_id, gateway, amount, idempotency_key=f"checkout:{key}", email=email
-        )
-
-    async def record_order_payment(
-        self, *, order_id: str, gateway: str, authorization: Any, amount: Money
-    ) -> None:
-        await self._payments.record(order_id, gateway, authorization, amount)
 
 
 class Commerce:
@@ -99,7 +78,7 @@ class Commerce:
             inventory=self.inventory,
             pricing=self.pricing,
             orders=self.orders,
-            payments=_CheckoutPayments(self.payments),
+            payments=CheckoutPayments(self.payments),
             routing=routing,
             margin_floor=margin_floor,
             margin_policy=margin_policy,

@@ -1,10 +1,11 @@
 """A small Stripe stand-in speaking its wire format, served by uvicorn on loopback.
 
-It implements what the gateway uses (PaymentIntents create / confirm / capture, refunds) with
-Stripe's rules: Bearer auth, form-encoded bodies, amounts in minor units, idempotency keys that
-replay the first response for the same parameters and refuse different ones with
-``idempotency_error``, and ``{"error": {...}}`` bodies. ``fail_next`` makes the next requests
-fail with a 500 that is not stored under the key, as Stripe does, to exercise retries.
+It implements what the gateway uses (PaymentIntents create / retrieve / confirm / capture /
+cancel, refunds) with Stripe's rules: Bearer auth, form-encoded bodies, amounts in Stripe's
+units (three-decimal currencies must end in 0), idempotency keys that replay the first response
+for the same parameters and refuse different ones with ``idempotency_error``, and
+``{"error": {...}}`` bodies. ``fail_next`` makes the next requests fail with a 500 that is not
+stored under the key, as Stripe does, to exercise retries.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ from starlette.routing import Route
 
 API_KEY = "sk_test_dropkit"
 WEBHOOK_SECRET = "whsec_test_dropkit_secret"
-MINIMUM = {"usd": 50, "eur": 50, "jpy": 50}
+MINIMUM = {"usd": 50, "eur": 50, "jpy": 50, "kwd": 500}
+THREE_DECIMAL = {"bhd", "jod", "kwd", "omr", "tnd"}
+CANCELLABLE = {
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+}
 
 
 def stripe_signature(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -78,6 +87,10 @@ class FakeStripe:
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     failures: int = 0
+    cancel_outage: bool = False
+    """While set, every cancel answers HTTP 500 (that part of Stripe is down)."""
+    refund_status: str = "succeeded"
+    """What a new refund's ``status`` is (``pending`` for a bank that confirms later)."""
     _replays: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
 
     def fail_next(self, times: int = 1) -> None:
@@ -106,6 +119,21 @@ class FakeStripe:
         body = event_body(event_type, obj)
         return {"Stripe-Signature": stripe_signature(WEBHOOK_SECRET, body)}, body
 
+    def refund_webhook(
+        self, refund_id: str, status: str, event_type: str = "refund.updated"
+    ) -> tuple[dict[str, str], bytes]:
+        """The refund moves to ``status``; a signed delivery saying so."""
+        refund = self.refunds[refund_id]
+        if status in ("failed", "canceled") and refund["status"] not in ("failed", "canceled"):
+            self.intents[refund["payment_intent"]]["_refunded"] -= refund["amount"]
+        refund["status"] = status
+        body = event_body(event_type, dict(refund))
+        return {"Stripe-Signature": stripe_signature(WEBHOOK_SECRET, body)}, body
+
+    def calls(self, method: str, path: str) -> list[Seen]:
+        """The requests seen for ``method`` and ``path``."""
+        return [seen for seen in self.requests if seen.method == method and seen.path == path]
+
     def public(self, intent_id: str) -> dict[str, Any]:
         return {k: v for k, v in self.intents[intent_id].items() if not k.startswith("_")}
 
@@ -119,6 +147,8 @@ class FakeStripe:
         return Starlette(
             routes=[
                 Route("/v1/payment_intents", self.create_intent, methods=["POST"]),
+                Route("/v1/payment_intents/{id}", self.retrieve, methods=["GET"]),
+                Route("/v1/payment_intents/{id}/cancel", self.cancel, methods=["POST"]),
                 Route("/v1/payment_intents/{id}/confirm", self.confirm, methods=["POST"]),
                 Route("/v1/payment_intents/{id}/capture", self.capture, methods=["POST"]),
                 Route("/v1/refunds", self.refund, methods=["POST"]),
@@ -177,6 +207,13 @@ class FakeStripe:
             return _error(400, "invalid_request_error", "Missing required param: amount.")
         if currency != currency.lower() or currency not in MINIMUM:
             return _error(400, "invalid_request_error", f"Invalid currency: {currency}.")
+        if currency in THREE_DECIMAL and amount % 10:
+            return _error(
+                400,
+                "invalid_request_error",
+                f"Amounts in {currency} must be divisible by 10 (the last digit must be 0).",
+                code="invalid_amount",
+            )
         if amount < MINIMUM[currency]:
             return _error(
                 400,
@@ -202,6 +239,41 @@ class FakeStripe:
             "_refunded": 0,
         }
         return JSONResponse(self.public(intent_id))
+
+    async def retrieve(self, request: Request) -> Response:
+        _, early, _ = await self._guard(request)
+        if early is not None:
+            return early
+        if request.path_params["id"] not in self.intents:
+            return _error(
+                404, "invalid_request_error", "No such payment_intent", "resource_missing"
+            )
+        return JSONResponse(self.public(request.path_params["id"]))
+
+    async def cancel(self, request: Request) -> Response:
+        form, early, key = await self._guard(request)
+        if early is not None:
+            return early
+        if self.cancel_outage:
+            return _error(500, "api_error", "Something went wrong on Stripe's end.")
+        intent = self.intents.get(request.path_params["id"])
+        if intent is None:
+            return _error(
+                404, "invalid_request_error", "No such payment_intent", "resource_missing"
+            )
+        if intent["status"] not in CANCELLABLE:
+            response = _error(
+                400,
+                "invalid_request_error",
+                f"You cannot cancel this PaymentIntent because it has a status of "
+                f"{intent['status']}.",
+                "payment_intent_unexpected_state",
+            )
+            return self._store(key, request, form, response)
+        intent["status"] = "canceled"
+        intent["amount_capturable"] = 0
+        intent["cancellation_reason"] = form.get("cancellation_reason")
+        return self._store(key, request, form, JSONResponse(self.public(intent["id"])))
 
     async def confirm(self, request: Request) -> Response:
         """What Stripe.js does in the browser with the client secret."""
@@ -282,7 +354,7 @@ class FakeStripe:
             "amount": amount,
             "currency": intent["currency"],
             "payment_intent": intent["id"],
-            "status": "succeeded",
+            "status": self.refund_status,
         }
         return self._store(key, request, form, JSONResponse(self.refunds[refund_id]))
 

@@ -24,25 +24,39 @@ __all__ = [
     "GatewayEvent",
     "GatewayEventType",
     "GatewayPayment",
+    "GatewayPaymentState",
     "GatewayPaymentStatus",
     "GatewayRefund",
     "GatewayRefundStatus",
     "PaymentGateway",
     "PaymentGatewayError",
+    "PaymentNotCancellableError",
     "WebhookSignatureError",
 ]
 
-GatewayPaymentStatus = Literal["requires_action", "authorized", "captured", "pending_offline"]
+GatewayPaymentStatus = Literal[
+    "requires_action", "authorized", "captured", "pending_offline", "cancelled"
+]
 """``requires_action``: the customer must still confirm (card form, 3-D Secure);
 ``authorized``: funds held, capture pending; ``captured``: money taken;
-``pending_offline``: waiting for a bank transfer or cash on delivery."""
+``pending_offline``: waiting for a bank transfer or cash on delivery; ``cancelled``: the
+payment was called off and no money is held."""
 
-GatewayRefundStatus = Literal["pending", "succeeded"]
+GatewayRefundStatus = Literal["pending", "succeeded", "failed"]
+"""``pending``: accepted, the money is not back yet (bank transfers, some cards);
+``succeeded``: given back; ``failed``: the provider could not give it back (or it was
+cancelled), so it is still the store's."""
 GatewayEventType = Literal[
-    "payment.authorized", "payment.succeeded", "payment.failed", "refund.succeeded", "other"
+    "payment.authorized",
+    "payment.succeeded",
+    "payment.failed",
+    "refund.succeeded",
+    "refund.updated",
+    "other",
 ]
 """``payment.authorized``: funds are held, ready to capture (a ``capture=False`` payment the
-customer confirmed); the others as named; ``other`` for events the store does not act on."""
+customer confirmed); ``refund.updated``: one refund's status changed (``refund_reference``,
+``refund_status``); the others as named; ``other`` for events the store does not act on."""
 
 
 class PaymentGatewayError(PaymentError):
@@ -69,6 +83,17 @@ class PaymentGatewayError(PaymentError):
         self.retryable = retryable
 
 
+class PaymentNotCancellableError(PaymentGatewayError):
+    """The payment is past cancelling (Stripe: it already succeeded); refund it instead.
+
+    ``status`` is what the provider says the payment is now.
+    """
+
+    def __init__(self, message: str, *, status: str, code: str | None = None) -> None:
+        super().__init__(message, status_code=400, code=code)
+        self.status = status
+
+
 class WebhookSignatureError(PaymentError):
     """A webhook's signature is missing, malformed, stale or wrong: the request is not trusted."""
 
@@ -89,6 +114,21 @@ class GatewayPayment(BaseModel):
     captured_amount: Money
     client_secret: str | None = None
     instructions: str | None = None
+
+
+class GatewayPaymentState(BaseModel):
+    """What the provider says about a payment now (:meth:`PaymentGateway.fetch`, ``cancel``).
+
+    ``amount`` and ``captured_amount`` are ``None`` when the gateway cannot know them (an
+    offline gateway keeps no state: the store's own ledger is the truth there).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    reference: str
+    status: GatewayPaymentStatus
+    amount: Money | None = None
+    captured_amount: Money | None = None
 
 
 class GatewayRefund(BaseModel):
@@ -119,6 +159,8 @@ class GatewayEvent(BaseModel):
     raw_type: str
     reference: str | None = None
     amount: Money | None = None
+    refund_reference: str | None = None
+    refund_status: GatewayRefundStatus | None = None
 
 
 @runtime_checkable
@@ -147,6 +189,18 @@ class PaymentGateway(Protocol):
 
     async def refund(self, reference: str, *, amount: Money, idempotency_key: str) -> GatewayRefund:
         """Give back ``amount`` of a captured payment."""
+        ...
+
+    async def fetch(self, reference: str) -> GatewayPaymentState:
+        """What the provider says about the payment ``reference`` now (read only)."""
+        ...
+
+    async def cancel(self, reference: str, *, idempotency_key: str) -> GatewayPaymentState:
+        """Call off a payment that has not been captured, releasing any held funds.
+
+        Cancelling an already cancelled payment returns it; one that already took the money
+        raises :class:`PaymentNotCancellableError`.
+        """
         ...
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> GatewayEvent:

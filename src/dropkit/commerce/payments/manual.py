@@ -15,7 +15,12 @@ from collections.abc import Mapping
 from typing import Literal
 
 from dropkit.commerce.errors import PaymentError
-from dropkit.commerce.payments.gateway import GatewayEvent, GatewayPayment, GatewayRefund
+from dropkit.commerce.payments.gateway import (
+    GatewayEvent,
+    GatewayPayment,
+    GatewayPaymentState,
+    GatewayRefund,
+)
 from dropkit.core.errors import ConfigurationError
 from dropkit.core.money import Money
 
@@ -107,6 +112,19 @@ class ManualGateway:
             status="succeeded",
             amount=amount,
         )
+
+    async def fetch(self, reference: str) -> GatewayPaymentState:
+        """Always ``pending_offline``: only the operator (the ledger) knows if it arrived."""
+        return GatewayPaymentState(reference=self._check(reference), status="pending_offline")
+
+    async def cancel(self, reference: str, *, idempotency_key: str) -> GatewayPaymentState:
+        """Nothing is held for an offline payment, so calling it off needs no one's consent."""
+        return GatewayPaymentState(reference=self._check(reference), status="cancelled")
+
+    def _check(self, reference: str) -> str:
+        if not reference.startswith(f"{_PREFIX[self.kind]}-"):
+            raise PaymentError(f"not a {self.name!r} payment reference: {reference!r}")
+        return reference
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> GatewayEvent:
         """Offline payments have no provider to call back: always refused."""

@@ -11,13 +11,23 @@ from dropkit.commerce.amounts import money_from_db
 from dropkit.commerce.payments.gateway import GatewayEvent
 from dropkit.core.money import Money
 
-__all__ = ["Payment", "PaymentStatus", "Refund", "WebhookOutcome"]
+__all__ = ["Payment", "PaymentStatus", "Refund", "RefundStatus", "WebhookOutcome"]
 
 PaymentStatus = Literal[
-    "requires_action", "authorized", "pending_offline", "captured", "failed", "refunded"
+    "requires_action",
+    "authorized",
+    "pending_offline",
+    "captured",
+    "failed",
+    "refunded",
+    "cancelled",
 ]
 """The gateway statuses, plus ``failed`` (the provider said so; a later success may still come)
-and ``refunded`` (everything captured was given back)."""
+and ``refunded`` (everything captured was given back, or is on its way back)."""
+
+RefundStatus = Literal["pending", "succeeded", "failed"]
+"""``pending``: reserved or accepted by the gateway, the money is not back yet; ``succeeded``:
+given back; ``failed``: the gateway could not give it back, so it no longer counts."""
 
 
 def _when(value: Any) -> datetime:
@@ -66,7 +76,8 @@ class Payment(BaseModel):
 
 class Refund(BaseModel):
     """Money given back. ``reference`` is the gateway's id; ``None`` while the call is in flight
-    (or its outcome unknown: retry :meth:`Payments.refund` with the same idempotency key)."""
+    (or its outcome unknown: retry :meth:`Payments.refund` with the same idempotency key).
+    Only a ``succeeded`` refund is money the customer has; ``pending`` is on its way."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -77,6 +88,7 @@ class Refund(BaseModel):
     reason: str
     reference: str | None
     created_at: datetime
+    status: RefundStatus = "succeeded"
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Refund:
@@ -88,6 +100,7 @@ class Refund(BaseModel):
             reason=row["reason"],
             reference=row["reference"],
             created_at=_when(row["created_at"]),
+            status=row["status"],
         )
 
 

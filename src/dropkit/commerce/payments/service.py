@@ -6,6 +6,10 @@ SQLite write lock or a PostgreSQL row lock. Checkout therefore calls :meth:`Paym
 it. Refunds reserve the amount in the database first, then call the gateway, so two concurrent
 refunds can never give back more than was captured.
 
+A refund is ``pending`` until the gateway says the money is back (Stripe's ``refund.updated``
+webhook); the reserved amount stays on ``refunded_amount`` meanwhile, so nothing can be refunded
+twice, and is released only if the refund fails.
+
 Webhooks are at-least-once: every verified event is written to ``commerce_payment_events``
 keyed by ``(gateway, event_id)`` in the same transaction as its effect, so a redelivery finds
 the row and changes nothing.
@@ -24,10 +28,19 @@ from dropkit.commerce.errors import PaymentError
 from dropkit.commerce.payments.gateway import (
     GatewayEvent,
     GatewayPayment,
+    GatewayPaymentState,
+    GatewayRefundStatus,
     PaymentGateway,
     PaymentGatewayError,
+    PaymentNotCancellableError,
 )
-from dropkit.commerce.payments.models import Payment, PaymentStatus, Refund, WebhookOutcome
+from dropkit.commerce.payments.models import (
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    WebhookOutcome,
+)
 from dropkit.core.database import Database, Row
 from dropkit.core.errors import NotFoundError
 from dropkit.core.money import Money
@@ -204,6 +217,50 @@ class Payments:
         # No row: a webhook recorded the capture meanwhile; its state is as good as ours.
         return Payment.from_row(row) if row is not None else await self.get(payment_id)
 
+    # -- calling a payment off --------------------------------------------------------------
+
+    async def fetch(self, payment_id: str) -> GatewayPaymentState:
+        """What the payment's gateway says about it now (the ledger is not changed)."""
+        payment = await self.get(payment_id)
+        if payment.reference is None:
+            raise PaymentError(f"payment {payment_id} has no gateway reference")
+        return await self.gateway(payment.gateway).fetch(payment.reference)
+
+    async def release(
+        self, gateway_name: str, reference: str, *, idempotency_key: str
+    ) -> GatewayPaymentState:
+        """Cancel a payment at the gateway only (one never recorded: a checkout that failed
+        after :meth:`authorize`); touches no database."""
+        return await self.gateway(gateway_name).cancel(reference, idempotency_key=idempotency_key)
+
+    async def cancel(self, payment_id: str, *, idempotency_key: str | None = None) -> Payment:
+        """Call off a payment that took no money yet, releasing what the gateway holds.
+
+        A cancelled payment is returned unchanged; a captured or refunded one raises
+        :class:`PaymentNotCancellableError` (refund it instead), as does one the gateway
+        reports as already succeeded (its webhook has not arrived yet).
+        """
+        payment = await self.get(payment_id)
+        if payment.status == "cancelled":
+            return payment
+        if payment.status not in _OPEN or payment.reference is None:
+            raise PaymentNotCancellableError(
+                f"payment {payment_id} is {payment.status}: refund it instead",
+                status=payment.status,
+            )
+        await self.gateway(payment.gateway).cancel(
+            payment.reference, idempotency_key=idempotency_key or f"cancel:{payment_id}"
+        )
+        placeholders = ", ".join("{}" for _ in _OPEN)
+        row = await self.db.fetchrow(
+            "UPDATE commerce_payments SET status = 'cancelled', updated_at = {}"
+            f" WHERE id = {{}} AND status IN ({placeholders}) RETURNING *",
+            self._clock(),
+            payment_id,
+            *_OPEN,
+        )
+        return Payment.from_row(row) if row is not None else await self.get(payment_id)
+
     # -- giving money back ------------------------------------------------------------------
 
     async def refund(
@@ -254,8 +311,9 @@ class Payments:
             await self._release_refund(refund_id, payment_id, amount)
             raise
         row = await self.db.fetchrow(
-            "UPDATE commerce_refunds SET reference = {} WHERE id = {} RETURNING *",
+            "UPDATE commerce_refunds SET reference = {}, status = {} WHERE id = {} RETURNING *",
             result.reference,
+            result.status,
             refund_id,
         )
         assert row is not None
@@ -276,7 +334,7 @@ class Payments:
                     " is left to refund"
                 )
             await self._set_refunded(payment, payment.refunded_amount + amount)
-            await self._insert_refund(refund_id, payment, amount, reason, None)
+            await self._insert_refund(refund_id, payment, amount, reason, None, "pending")
         return payment
 
     async def _release_refund(self, refund_id: str, payment_id: str, amount: Money) -> None:
@@ -303,11 +361,17 @@ class Payments:
         )
 
     async def _insert_refund(
-        self, refund_id: str, payment: Payment, amount: Money, reason: str, reference: str | None
+        self,
+        refund_id: str,
+        payment: Payment,
+        amount: Money,
+        reason: str,
+        reference: str | None,
+        status: RefundStatus,
     ) -> None:
         await self.db.execute(
             "INSERT INTO commerce_refunds (id, order_id, payment_id, amount, currency, reason,"
-            " reference, created_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
+            " reference, status, created_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
             refund_id,
             payment.order_id,
             payment.id,
@@ -315,8 +379,32 @@ class Payments:
             amount.currency,
             reason,
             reference,
+            status,
             self._clock(),
         )
+
+    async def _settle_refund(
+        self, payment: Payment, reference: str, status: GatewayRefundStatus
+    ) -> bool:
+        """Apply a refund's new status (caller holds the payment's lock); ``True`` if it moved.
+
+        ``failed`` is final: the reserved amount goes back to refundable. A refund we never
+        asked for (made in the provider's dashboard) is left to the ``refund.succeeded`` total.
+        """
+        row = await self.db.fetchrow(
+            "SELECT * FROM commerce_refunds WHERE payment_id = {} AND reference = {}",
+            payment.id,
+            reference,
+        )
+        if row is None or row["status"] in (status, "failed"):
+            return False
+        await self.db.execute(
+            "UPDATE commerce_refunds SET status = {} WHERE id = {}", status, row["id"]
+        )
+        if status == "failed":
+            released = money_from_db(row["amount"], row["currency"])
+            await self._set_refunded(payment, payment.refunded_amount - released)
+        return True
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -393,9 +481,17 @@ class Payments:
             difference = amount - payment.refunded_amount
             refund_id = _derived_id("rfd_", payment.id, "event", event.event_id)
             await self._insert_refund(
-                refund_id, payment, difference, "refunded at the gateway", event.event_id
+                refund_id,
+                payment,
+                difference,
+                "refunded at the gateway",
+                event.event_id,
+                "succeeded",
             )
             await self._set_refunded(payment, amount)
+        elif event.type == "refund.updated" and event.refund_reference and event.refund_status:
+            if not await self._settle_refund(payment, event.refund_reference, event.refund_status):
+                return payment
         else:
             return payment
         return await self.get(payment.id)

@@ -1,11 +1,12 @@
 """Stripe, through its REST API with httpx (no SDK: four endpoints do not justify one).
 
 Speaks Stripe's wire format: form-encoded ``POST`` bodies (``metadata[order_id]=...``), amounts
-in minor units, lower-case currency codes, ``Authorization: Bearer``, a pinned
-``Stripe-Version`` and an ``Idempotency-Key`` on every request. Because every request carries
-its key, resending one is always safe: 409, 429, 5xx and network failures are retried a few times
-with exponential backoff (honouring ``Retry-After`` and ``Stripe-Should-Retry``), reusing the same
-key, so a retried charge is charged once.
+as Stripe counts them (:mod:`.stripe_amounts`: whole yen, thousandths of a dinar...), lower-case
+currency codes, ``Authorization: Bearer``, a pinned ``Stripe-Version`` and an
+``Idempotency-Key`` on every ``POST``. Because every ``POST`` carries its key (and a ``GET``
+changes nothing), resending one is always safe: 409, 429, 5xx and network failures are retried
+a few times with exponential backoff (honouring ``Retry-After`` and ``Stripe-Should-Retry``),
+reusing the same key, so a retried charge is charged once.
 
 The payment is a PaymentIntent created unconfirmed: the browser confirms it with the returned
 ``client_secret`` (Stripe.js), and the ``payment_intent.succeeded`` webhook tells the store the
@@ -35,12 +36,16 @@ from dropkit.commerce.payments.gateway import (
     GatewayEvent,
     GatewayEventType,
     GatewayPayment,
+    GatewayPaymentState,
     GatewayPaymentStatus,
     GatewayRefund,
+    GatewayRefundStatus,
     PaymentGatewayError,
+    PaymentNotCancellableError,
     WebhookSignatureError,
 )
-from dropkit.core.errors import ConfigurationError, InvalidAmountError
+from dropkit.commerce.payments.stripe_amounts import from_stripe_amount, to_stripe_amount
+from dropkit.core.errors import ConfigurationError
 from dropkit.core.money import Money
 
 __all__ = ["DEFAULT_STRIPE_API_VERSION", "StripeGateway"]
@@ -59,12 +64,23 @@ _INTENT_STATUS: dict[str, GatewayPaymentStatus] = {
     "processing": "requires_action",
     "requires_capture": "authorized",
     "succeeded": "captured",
+    "canceled": "cancelled",
+}
+_REFUND_STATUS: dict[str, GatewayRefundStatus] = {
+    "pending": "pending",
+    "requires_action": "pending",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "canceled": "failed",
 }
 _EVENT_TYPES: dict[str, GatewayEventType] = {
     "payment_intent.amount_capturable_updated": "payment.authorized",
     "payment_intent.succeeded": "payment.succeeded",
     "payment_intent.payment_failed": "payment.failed",
     "charge.refunded": "refund.succeeded",
+    "refund.updated": "refund.updated",
+    "refund.failed": "refund.updated",
+    "charge.refund.updated": "refund.updated",
 }
 
 
@@ -82,13 +98,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _money(minor: Any, currency: Any) -> Money:
-    if isinstance(minor, bool) or not isinstance(minor, int) or not isinstance(currency, str):
-        raise PaymentError(f"Stripe sent a malformed amount: {minor!r} {currency!r}")
-    try:
-        return Money.from_minor(minor, currency.upper())
-    except InvalidAmountError as exc:
-        raise PaymentError(f"Stripe sent a malformed amount: {exc}") from None
+_money = from_stripe_amount
 
 
 def _check_id(reference: str) -> str:
@@ -175,7 +185,7 @@ class StripeGateway:
     ) -> GatewayPayment:
         """Create an unconfirmed PaymentIntent; the browser confirms it with ``client_secret``."""
         data = {
-            "amount": str(amount.minor_units),
+            "amount": str(to_stripe_amount(amount)),
             "currency": amount.currency.lower(),
             "capture_method": "automatic" if capture else "manual",
             "metadata[order_id]": order_id,
@@ -188,25 +198,57 @@ class StripeGateway:
         self, reference: str, *, amount: Money | None, idempotency_key: str
     ) -> GatewayPayment:
         """Capture a ``requires_capture`` PaymentIntent, in full or ``amount`` of it."""
-        data = {} if amount is None else {"amount_to_capture": str(amount.minor_units)}
+        data = {} if amount is None else {"amount_to_capture": str(to_stripe_amount(amount))}
         path = f"/v1/payment_intents/{_check_id(reference)}/capture"
         return self._payment(await self._post(path, data, idempotency_key))
 
     async def refund(self, reference: str, *, amount: Money, idempotency_key: str) -> GatewayRefund:
         """Refund ``amount`` of the PaymentIntent ``reference``."""
-        data = {"payment_intent": _check_id(reference), "amount": str(amount.minor_units)}
+        data = {"payment_intent": _check_id(reference), "amount": str(to_stripe_amount(amount))}
         body = await self._post("/v1/refunds", data, idempotency_key)
-        status = body.get("status")
+        raw_status = body.get("status")
         refund_id = body.get("id")
         if not isinstance(refund_id, str):
             raise PaymentGatewayError("Stripe returned a refund without an id")
-        if status not in ("succeeded", "pending", "requires_action"):
-            raise PaymentGatewayError(f"Stripe refund {refund_id} is {status}", code=str(status))
+        status = _REFUND_STATUS.get(str(raw_status))
+        if status is None or status == "failed":
+            raise PaymentGatewayError(
+                f"Stripe refund {refund_id} is {raw_status}", code=str(raw_status)
+            )
         return GatewayRefund(
             reference=refund_id,
-            status="succeeded" if status == "succeeded" else "pending",
+            status=status,
             amount=_money(body.get("amount"), body.get("currency")),
         )
+
+    async def fetch(self, reference: str) -> GatewayPaymentState:
+        """``GET /v1/payment_intents/{id}``: the intent as Stripe holds it now."""
+        path = f"/v1/payment_intents/{_check_id(reference)}"
+        return self._state(await self._request("GET", path, {}, None))
+
+    async def cancel(self, reference: str, *, idempotency_key: str) -> GatewayPaymentState:
+        """``POST /v1/payment_intents/{id}/cancel``, releasing any authorisation.
+
+        Stripe refuses to cancel an intent that is not cancellable; the intent is then read
+        back: already ``canceled`` is success (a retried cancel), anything else (``succeeded``,
+        or ``processing``) raises :class:`PaymentNotCancellableError`.
+        """
+        path = f"/v1/payment_intents/{_check_id(reference)}/cancel"
+        try:
+            body = await self._post(path, {}, idempotency_key)
+        except PaymentGatewayError as exc:
+            if exc.code != "payment_intent_unexpected_state":
+                raise
+            now = await self.fetch(reference)
+            if now.status == "cancelled":
+                return now
+            raise PaymentNotCancellableError(
+                f"Stripe PaymentIntent {reference} cannot be cancelled: it is {now.status}"
+                " (refund it instead)",
+                status=now.status,
+                code=exc.code,
+            ) from None
+        return self._state(body)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> GatewayEvent:
         """Check ``Stripe-Signature`` and return the normalised event.
@@ -265,6 +307,15 @@ class StripeGateway:
             client_secret=secret if isinstance(secret, str) else None,
         )
 
+    def _state(self, body: dict[str, Any]) -> GatewayPaymentState:
+        payment = self._payment(body)
+        return GatewayPaymentState(
+            reference=payment.reference,
+            status=payment.status,
+            amount=payment.amount,
+            captured_amount=payment.captured_amount,
+        )
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout)
@@ -281,18 +332,28 @@ class StripeGateway:
         """POST with the idempotency key, retrying what Stripe says may be retried."""
         if not idempotency_key:
             raise PaymentError("an idempotency key is required for every Stripe request")
+        return await self._request("POST", path, data, idempotency_key)
+
+    async def _request(
+        self, method: str, path: str, data: Mapping[str, str], idempotency_key: str | None
+    ) -> dict[str, Any]:
+        """One API call under the retry policy; ``GET`` carries no key (it changes nothing)."""
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Stripe-Version": self._api_version,
-            "Idempotency-Key": idempotency_key,
             "User-Agent": f"dropkit/{__version__}",
             "Accept": "application/json",
         }
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         url = self._base_url + path
         attempt = 0
         while True:
             try:
-                response = await self._http().post(url, data=data, headers=headers)
+                if method == "GET":
+                    response = await self._http().get(url, headers=headers)
+                else:
+                    response = await self._http().post(url, data=data, headers=headers)
             except httpx.TransportError as exc:  # connect/read failures and timeouts
                 if attempt < self._max_retries:
                     await anyio.sleep(self._delay(attempt, None))
@@ -373,10 +434,29 @@ def _parse_event(body: bytes) -> GatewayEvent:
         reference, amount = obj.get("id"), _money(obj.get("amount"), currency)
     elif kind == "refund.succeeded":
         reference, amount = obj.get("payment_intent"), _money(obj.get("amount_refunded"), currency)
+    elif kind == "refund.updated":
+        return _refund_event(event_id, raw_type, obj)
     else:
         reference, amount = None, None
     if reference is not None and not isinstance(reference, str):
         raise PaymentError(f"Stripe webhook {event_id} has a malformed object id")
     return GatewayEvent(
         event_id=event_id, type=kind, raw_type=raw_type, reference=reference, amount=amount
+    )
+
+
+def _refund_event(event_id: str, raw_type: str, refund: dict[str, Any]) -> GatewayEvent:
+    """A ``refund.updated`` / ``charge.refund.updated`` / ``refund.failed`` delivery."""
+    refund_id, intent_id = refund.get("id"), refund.get("payment_intent")
+    status = _REFUND_STATUS.get(str(refund.get("status")))
+    if not isinstance(refund_id, str) or not isinstance(intent_id, str) or status is None:
+        raise PaymentError(f"Stripe webhook {event_id} carries a malformed refund")
+    return GatewayEvent(
+        event_id=event_id,
+        type="refund.updated",
+        raw_type=raw_type,
+        reference=intent_id,
+        amount=_money(refund.get("amount"), refund.get("currency")),
+        refund_reference=refund_id,
+        refund_status=status,
     )
