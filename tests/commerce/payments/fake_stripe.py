@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -380,3 +381,14 @@ async def serve(fake: FakeStripe) -> AsyncIterator[FakeStripe]:
         server.should_exit = True
         await task
         sock.close()
+
+
+async def confirm_intent(server: FakeStripe, intent_id: str, card: str = "pm_card_visa") -> int:
+    """Confirm the intent as Stripe.js would in the customer's browser; the HTTP status."""
+    async with httpx.AsyncClient() as browser:
+        answer = await browser.post(
+            f"{server.url}/v1/payment_intents/{intent_id}/confirm",
+            data={"payment_method": card},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        )
+    return answer.status_code

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import httpx
 import pytest
-from fake_stripe import API_KEY, FakeStripe
+from fake_stripe import API_KEY, FakeStripe, confirm_intent
 
 from dropkit.commerce.errors import PaymentError
 from dropkit.commerce.payments import (
@@ -32,16 +31,6 @@ async def authorize(gw: StripeGateway, *, capture: bool = True) -> GatewayPaymen
     )
 
 
-async def confirm(server: FakeStripe, intent_id: str) -> None:
-    async with httpx.AsyncClient() as browser:
-        answer = await browser.post(
-            f"{server.url}/v1/payment_intents/{intent_id}/confirm",
-            data={"payment_method": "pm_card_visa"},
-            headers={"Authorization": f"Bearer {API_KEY}"},
-        )
-    assert answer.status_code == 200
-
-
 async def test_fetch_reads_the_intent_as_stripe_holds_it(
     stripe: StripeGateway, stripe_server: FakeStripe
 ) -> None:
@@ -52,7 +41,7 @@ async def test_fetch_reads_the_intent_as_stripe_holds_it(
         USD_30,
         Money.zero("USD"),
     )
-    await confirm(stripe_server, gp.reference)
+    assert await confirm_intent(stripe_server, gp.reference) == 200
     assert (await stripe.fetch(gp.reference)).status == "authorized"
     reads = stripe_server.calls("GET", f"/v1/payment_intents/{gp.reference}")
     assert len(reads) == 2
@@ -78,7 +67,7 @@ async def test_cancel_releases_a_held_payment_once(
     stripe: StripeGateway, stripe_server: FakeStripe
 ) -> None:
     gp = await authorize(stripe, capture=False)
-    await confirm(stripe_server, gp.reference)
+    assert await confirm_intent(stripe_server, gp.reference) == 200
     stripe_server.fail_next(1)  # the first attempt fails; the resend carries the same key
     state = await stripe.cancel(gp.reference, idempotency_key="cancel:1")
     assert state.status == "cancelled"
@@ -94,7 +83,7 @@ async def test_a_succeeded_payment_cannot_be_cancelled(
     stripe: StripeGateway, stripe_server: FakeStripe
 ) -> None:
     gp = await authorize(stripe)
-    await confirm(stripe_server, gp.reference)
+    assert await confirm_intent(stripe_server, gp.reference) == 200
     with pytest.raises(PaymentNotCancellableError, match="refund it instead") as caught:
         await stripe.cancel(gp.reference, idempotency_key="cancel:paid")
     assert caught.value.status == "captured"
@@ -122,7 +111,7 @@ async def test_the_ledger_cancels_open_payments_and_refuses_captured_ones(
         await make_order(), "stripe", USD_30, idempotency_key="held", capture=False
     )
     assert held.reference is not None
-    await confirm(stripe_server, held.reference)
+    assert await confirm_intent(stripe_server, held.reference) == 200
     assert (await payments.fetch(held.id)).status == "authorized"
     cancelled = await payments.cancel(held.id)
     assert cancelled.status == "cancelled"
@@ -132,7 +121,7 @@ async def test_the_ledger_cancels_open_payments_and_refuses_captured_ones(
 
     paid = await payments.start(await make_order(), "stripe", USD_30, idempotency_key="paid")
     assert paid.reference is not None
-    await confirm(stripe_server, paid.reference)
+    assert await confirm_intent(stripe_server, paid.reference) == 200
     # The ledger has not heard of the success yet (no webhook): Stripe refuses, nothing moves.
     with pytest.raises(PaymentNotCancellableError):
         await payments.cancel(paid.id)

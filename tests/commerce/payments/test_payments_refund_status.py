@@ -7,9 +7,14 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 
-import httpx
 import pytest
-from fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, event_body, stripe_signature
+from fake_stripe import (
+    WEBHOOK_SECRET,
+    FakeStripe,
+    confirm_intent,
+    event_body,
+    stripe_signature,
+)
 
 from dropkit.commerce.errors import IllegalTransitionError
 from dropkit.commerce.inventory import Inventory
@@ -38,12 +43,7 @@ async def paid_payment(
     order_id = await make_order()
     payment = await payments.start(order_id, "stripe", usd("30.00"), idempotency_key=order_id)
     assert payment.reference is not None
-    async with httpx.AsyncClient() as browser:
-        await browser.post(
-            f"{stripe_server.url}/v1/payment_intents/{payment.reference}/confirm",
-            data={"payment_method": "pm_card_visa"},
-            headers={"Authorization": f"Bearer {API_KEY}"},
-        )
+    await confirm_intent(stripe_server, payment.reference)
     headers, body = stripe_server.webhook("payment_intent.succeeded", payment.reference)
     outcome = await payments.handle_webhook("stripe", headers, body)
     assert outcome.payment is not None and outcome.payment.status == "captured"

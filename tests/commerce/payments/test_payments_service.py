@@ -7,9 +7,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import anyio
-import httpx
 import pytest
-from fake_stripe import API_KEY, FakeStripe
+from fake_stripe import FakeStripe, confirm_intent
 
 from dropkit.commerce.errors import PaymentError
 from dropkit.commerce.payments import Payment, PaymentGatewayError, Payments
@@ -20,24 +19,13 @@ MakeOrder = Callable[..., Awaitable[str]]
 USD_30 = Money("30.00", "USD")
 
 
-async def confirm(server: FakeStripe, intent_id: str) -> None:
-    """Confirm the intent as Stripe.js would in the customer's browser."""
-    async with httpx.AsyncClient() as browser:
-        response = await browser.post(
-            f"{server.url}/v1/payment_intents/{intent_id}/confirm",
-            data={"payment_method": "pm_card_visa"},
-            headers={"Authorization": f"Bearer {API_KEY}"},
-        )
-        response.raise_for_status()
-
-
 async def captured_payment(
     payments: Payments, server: FakeStripe, make_order: MakeOrder
 ) -> Payment:
     order_id = await make_order()
     payment = await payments.start(order_id, "stripe", USD_30, idempotency_key=f"chk-{order_id}")
     assert payment.reference is not None
-    await confirm(server, payment.reference)
+    assert await confirm_intent(server, payment.reference) == 200
     outcome = await payments.handle_webhook(
         "stripe", *server.webhook("payment_intent.succeeded", payment.reference)
     )
@@ -108,7 +96,7 @@ async def test_capture_of_a_held_payment(
     with pytest.raises(PaymentError, match="requires_action: nothing to capture"):
         await payments.capture(payment.id)
 
-    await confirm(stripe_server, payment.reference)
+    assert await confirm_intent(stripe_server, payment.reference) == 200
     outcome = await payments.handle_webhook(
         "stripe",
         *stripe_server.webhook("payment_intent.amount_capturable_updated", payment.reference),

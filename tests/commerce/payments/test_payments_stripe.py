@@ -8,7 +8,14 @@ import time
 
 import httpx
 import pytest
-from fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, event_body, stripe_signature
+from fake_stripe import (
+    API_KEY,
+    WEBHOOK_SECRET,
+    FakeStripe,
+    confirm_intent,
+    event_body,
+    stripe_signature,
+)
 
 from dropkit.commerce.errors import PaymentError
 from dropkit.commerce.payments import (
@@ -31,16 +38,6 @@ async def pay(
     return await gw.authorize(
         amount=amount, order_id="o", idempotency_key=key, customer_email=None, capture=capture
     )
-
-
-async def confirm(server: FakeStripe, intent_id: str, card: str = "pm_card_visa") -> None:
-    """Confirm the intent as Stripe.js would in the customer's browser."""
-    async with httpx.AsyncClient() as browser:
-        await browser.post(
-            f"{server.url}/v1/payment_intents/{intent_id}/confirm",
-            data={"payment_method": card},
-            headers={"Authorization": f"Bearer {API_KEY}"},
-        )
 
 
 def test_is_a_payment_gateway() -> None:
@@ -188,7 +185,7 @@ async def test_manual_capture_then_partial_capture(
     with pytest.raises(PaymentGatewayError, match="requires_payment_method"):
         await stripe.capture(gp.reference, amount=None, idempotency_key="c0")
 
-    await confirm(stripe_server, gp.reference)
+    await confirm_intent(stripe_server, gp.reference)
     captured = await stripe.capture(
         gp.reference, amount=Money("15.00", "USD"), idempotency_key="c1"
     )
@@ -201,7 +198,7 @@ async def test_manual_capture_then_partial_capture(
 
 async def test_refunds(stripe: StripeGateway, stripe_server: FakeStripe) -> None:
     gp = await pay(stripe)
-    await confirm(stripe_server, gp.reference)
+    await confirm_intent(stripe_server, gp.reference)
     refund = await stripe.refund(gp.reference, amount=Money("5.00", "USD"), idempotency_key="r1")
     assert refund.status == "succeeded"
     assert refund.amount == Money("5.00", "USD")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import httpx
 import pytest
-from fake_stripe import API_KEY, FakeStripe
+from fake_stripe import FakeStripe, confirm_intent
 
 from dropkit.commerce.errors import PaymentError
 from dropkit.commerce.payments import Payments, StripeGateway
@@ -19,16 +18,6 @@ from dropkit.commerce.payments.stripe_amounts import (
 from dropkit.core.money import Money
 
 MakeOrder = Callable[..., Awaitable[str]]
-
-
-async def confirm(server: FakeStripe, intent_id: str) -> None:
-    async with httpx.AsyncClient() as browser:
-        answer = await browser.post(
-            f"{server.url}/v1/payment_intents/{intent_id}/confirm",
-            data={"payment_method": "pm_card_visa"},
-            headers={"Authorization": f"Bearer {API_KEY}"},
-        )
-    assert answer.status_code == 200
 
 
 @pytest.mark.parametrize("code", sorted(ZERO_DECIMAL))
@@ -73,7 +62,7 @@ async def test_a_jpy_payment_at_the_server(
     (created,) = stripe_server.calls("POST", "/v1/payment_intents")
     assert (created.form["amount"], created.form["currency"]) == ("4980", "jpy")
     assert stripe_server.intents[payment.reference]["amount"] == 4980
-    await confirm(stripe_server, payment.reference)
+    assert await confirm_intent(stripe_server, payment.reference) == 200
     assert (await payments.fetch(payment.id)).captured_amount == amount
     headers, body = stripe_server.webhook("payment_intent.succeeded", payment.reference)
     outcome = await payments.handle_webhook("stripe", headers, body)
@@ -98,7 +87,7 @@ async def test_a_kwd_payment_at_the_server(
     (created,) = stripe_server.calls("POST", "/v1/payment_intents")
     assert (created.form["amount"], created.form["currency"]) == ("12340", "kwd")
     assert payment.amount == amount
-    await confirm(stripe_server, payment.reference)
+    assert await confirm_intent(stripe_server, payment.reference) == 200
     assert (await payments.fetch(payment.id)).captured_amount == amount
     # A fils Stripe cannot take is refused before any request is sent.
     with pytest.raises(PaymentError, match="ending in 0"):
