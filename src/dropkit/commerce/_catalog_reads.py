@@ -101,8 +101,8 @@ class ProductReads(CatalogBase):
             args.append(tag.strip().lower())
         if cursor is not None:
             after, after_id = decode_cursor(cursor)
-            clauses.append("(p.created_at > {} OR (p.created_at = {} AND p.id > {}))")
-            args += [after, after, after_id]
+            clauses.append("(p.created_at, p.id) > ({}, {})")  # a row value: one index seek
+            args += [after, after_id]
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = await self._db.fetch(
             f"SELECT p.* FROM commerce_products p{where} ORDER BY p.created_at, p.id LIMIT {{}}",

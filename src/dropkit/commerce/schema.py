@@ -307,4 +307,15 @@ COMMERCE_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX commerce_refunds_order ON commerce_refunds (order_id, status)",
         ),
     ),
+    # Product listings page in (created_at, id) order, usually of active products: without an
+    # index every page sorted the whole table. Row-value keysets seek straight into these.
+    Migration(
+        component="commerce",
+        version=3,
+        name="product listing indexes",
+        statements=(
+            "CREATE INDEX commerce_products_listing ON commerce_products (status, created_at, id)",
+            "CREATE INDEX commerce_products_created ON commerce_products (created_at, id)",
+        ),
+    ),
 )
