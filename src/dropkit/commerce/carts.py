@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,7 +21,11 @@ from dropkit.core.database import Database
 from dropkit.core.errors import NotFoundError
 from dropkit.core.money import Money
 
-__all__ = ["Cart", "CartLine", "CartState", "Carts"]
+__all__ = ["LINE_ORDER", "Cart", "CartLine", "CartState", "Carts", "cart_from_rows"]
+
+#: The order of a cart's lines (``l``: cart lines, ``v``: variants); pricing spreads a
+#: discount over the lines in this order, so every reader of a cart must use it.
+LINE_ORDER = "l.added_at, v.sku"
 
 
 class CartState(StrEnum):
@@ -57,6 +61,31 @@ class Cart:
     @property
     def subtotal(self) -> Money:
         return sum((line.line_total for line in self.lines), Money.zero(self.currency))
+
+
+def cart_from_rows(row: dict[str, Any], lines: Sequence[dict[str, Any]]) -> Cart:
+    """A cart from its ``commerce_carts`` row and its line rows (``variant_id``, ``quantity``,
+    ``sku``, ``title``, ``variant_title``, ``price_amount``, ``price_currency``), in order."""
+    return Cart(
+        id=row["id"],
+        currency=row["currency"],
+        customer_id=row["customer_id"],
+        email=row["email"],
+        coupon_code=row["coupon_code"],
+        state=CartState(row["state"]),
+        order_id=row["order_id"],
+        lines=tuple(
+            CartLine(
+                variant_id=r["variant_id"],
+                sku=r["sku"],
+                title=f"{r['title']} {r['variant_title']}".strip(),
+                quantity=int(r["quantity"]),
+                unit_price=money_from_db(r["price_amount"], r["price_currency"]),
+            )
+            for r in lines
+        ),
+        updated_at=datetime.fromtimestamp(float(row["updated_at"]), UTC),
+    )
 
 
 class Carts:
@@ -98,32 +127,13 @@ class Carts:
             raise NotFoundError(f"no cart {cart_id!r}")
         lines = await self._db.fetch(
             "SELECT l.variant_id, l.quantity, v.sku, v.title AS variant_title, v.price_amount,"
-            " v.currency, p.title FROM commerce_cart_lines l"
+            " v.currency AS price_currency, p.title FROM commerce_cart_lines l"
             " JOIN commerce_variants v ON v.id = l.variant_id"
             " JOIN commerce_products p ON p.id = v.product_id"
-            " WHERE l.cart_id = {} ORDER BY l.added_at, v.sku",
+            f" WHERE l.cart_id = {{}} ORDER BY {LINE_ORDER}",
             cart_id,
         )
-        return Cart(
-            id=row["id"],
-            currency=row["currency"],
-            customer_id=row["customer_id"],
-            email=row["email"],
-            coupon_code=row["coupon_code"],
-            state=CartState(row["state"]),
-            order_id=row["order_id"],
-            lines=tuple(
-                CartLine(
-                    variant_id=r["variant_id"],
-                    sku=r["sku"],
-                    title=f"{r['title']} {r['variant_title']}".strip(),
-                    quantity=int(r["quantity"]),
-                    unit_price=money_from_db(r["price_amount"], r["currency"]),
-                )
-                for r in lines
-            ),
-            updated_at=datetime.fromtimestamp(float(row["updated_at"]), UTC),
-        )
+        return cart_from_rows(row, lines)
 
     async def _open(self, cart_id: str) -> dict[str, Any]:
         row = await self._db.fetchrow("SELECT * FROM commerce_carts WHERE id = {}", cart_id)

@@ -28,20 +28,33 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from dropkit.commerce.amounts import money_from_db, to_db
-from dropkit.commerce.carts import Carts, CartState
+from dropkit.commerce.carts import LINE_ORDER, Cart, Carts, CartState, cart_from_rows
 from dropkit.commerce.errors import CartError, MarginTooLowError, UnknownSkuError
 from dropkit.commerce.events import OrderPlaced
 from dropkit.commerce.inventory import Inventory, RoutingPolicy
 from dropkit.commerce.orders import Order, Orders, OrderStatus
 from dropkit.commerce.pricing import Pricing, Quote, quote
 from dropkit.core.database import Database, param_list
-from dropkit.core.errors import CommerceError, IntegrityError, ValidationError
+from dropkit.core.errors import CommerceError, IntegrityError, NotFoundError, ValidationError
 from dropkit.core.events import EventBus
 from dropkit.core.money import Money
 
 __all__ = ["Address", "Checkout", "MarginPolicy", "PaymentReleaser", "PaymentStarter"]
 
 logger = logging.getLogger("dropkit.commerce.checkout")
+
+#: Order lines per ``INSERT`` statement: 19 parameters each stays far below the drivers'
+#: parameter limits (32767 on asyncpg, 32766 on SQLite).
+LINES_PER_INSERT = 500
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What checkout reads before its transaction, in one statement."""
+
+    existing_order_id: str | None
+    cart: Cart
+    variants: dict[str, dict[str, Any]]
 
 
 class MarginPolicy(StrEnum):
@@ -162,34 +175,31 @@ class Checkout:
     ) -> Order:
         """Turn the cart into an order (or return the order this key already produced)."""
         key = idempotency_key or f"cart:{cart_id}"
-        existing = await self._orders.find(idempotency_key=key, cart_id=cart_id)
-        if existing is not None:
-            return existing
+        snapshot = await self._snapshot(cart_id, key)
+        if snapshot is None:  # no such cart: an order under this key is still the answer
+            existing = await self._orders.find(idempotency_key=key, cart_id=cart_id)
+            if existing is not None:
+                return existing
+            raise NotFoundError(f"no cart {cart_id!r}")
+        if snapshot.existing_order_id is not None:
+            return await self._orders.get(snapshot.existing_order_id)
         address = (
             shipping_address
             if isinstance(shipping_address, Address)
             else Address(**dict(shipping_address))
         )
         email = _check_email(email)
-        cart = await self._carts.get(cart_id)
+        cart, variants = snapshot.cart, snapshot.variants
         if cart.state is not CartState.OPEN:
             raise CartError(f"cart {cart_id} is already checked out")
         if not cart.lines:
             raise CartError(f"cart {cart_id} is empty")
-        variants = await self._variants([line.variant_id for line in cart.lines])
         lines = []
         for line in cart.lines:
             v = variants[line.variant_id]
             if v["status"] != "active":
                 raise UnknownSkuError(f"{line.sku} is no longer for sale")
-            lines.append(
-                (
-                    line.variant_id,
-                    v["vendor_id"],
-                    line.quantity,
-                    money_from_db(v["price_amount"], v["currency"]),
-                )
-            )
+            lines.append((line.variant_id, v["vendor_id"], line.quantity, line.unit_price))
         discount = None
         if cart.coupon_code:
             discount = await self._pricing.discount(cart.coupon_code)
@@ -213,7 +223,7 @@ class Checkout:
             )
         try:
             async with self._db.transaction():
-                await self._place(
+                order = await self._place(
                     order_id=order_id,
                     key=key,
                     cart_id=cart_id,
@@ -242,7 +252,7 @@ class Checkout:
             if existing is None:
                 raise
             return existing
-        return await self._orders.get(order_id)
+        return order
 
     async def _release(self, gateway: str, authorization: Any, key: str) -> None:
         """Cancel an authorisation no order holds, so the customer's money is not kept.
@@ -269,18 +279,40 @@ class Checkout:
                 gateway,
             )
 
-    async def _variants(self, variant_ids: list[str]) -> dict[str, dict[str, Any]]:
-        marks = param_list(len(variant_ids))
+    async def _snapshot(self, cart_id: str, key: str) -> _Snapshot | None:
+        """In one statement: the order this key or cart already produced, the cart, its lines
+        (in the cart's order) and, per line, what the order line freezes from the catalog.
+
+        ``None`` if there is no such cart. Prices are read outside the transaction on purpose:
+        the order is priced as the customer saw the catalog; stock is what the transaction
+        guards.
+        """
         rows = await self._db.fetch(
-            "SELECT v.id, v.sku, v.title AS variant_title, v.price_amount, v.currency,"
-            " v.product_id, p.title, p.status, p.vendor_id, ven.commission_rate, ven.status"
-            " AS vendor_status FROM commerce_variants v"
-            " JOIN commerce_products p ON p.id = v.product_id"
-            " JOIN commerce_vendors ven ON ven.id = p.vendor_id"
-            f" WHERE v.id IN ({marks})",
-            *variant_ids,
+            "SELECT c.id, c.currency, c.customer_id, c.email, c.coupon_code, c.state, c.order_id,"
+            " c.updated_at, (SELECT o.id FROM commerce_orders o"
+            " WHERE o.idempotency_key = {} OR o.cart_id = {}"
+            " ORDER BY o.idempotency_key = {} DESC LIMIT 1) AS existing_order_id,"
+            " l.variant_id, l.quantity, v.sku, v.title AS variant_title, v.price_amount,"
+            " v.currency AS price_currency, v.product_id, p.title, p.status, p.vendor_id,"
+            " ven.commission_rate FROM commerce_carts c"
+            " LEFT JOIN commerce_cart_lines l ON l.cart_id = c.id"
+            " LEFT JOIN commerce_variants v ON v.id = l.variant_id"
+            " LEFT JOIN commerce_products p ON p.id = v.product_id"
+            " LEFT JOIN commerce_vendors ven ON ven.id = p.vendor_id"
+            f" WHERE c.id = {{}} ORDER BY {LINE_ORDER}",
+            key,
+            cart_id,
+            key,
+            cart_id,
         )
-        return {row["id"]: row for row in rows}
+        if not rows:
+            return None
+        lines = [row for row in rows if row["variant_id"] is not None]
+        return _Snapshot(
+            existing_order_id=rows[0]["existing_order_id"],
+            cart=cart_from_rows(rows[0], lines),
+            variants={row["variant_id"]: row for row in lines},
+        )
 
     async def _place(
         self,
@@ -298,16 +330,21 @@ class Checkout:
         priced: Quote,
         variants: dict[str, dict[str, Any]],
         authorization: Any,
-    ) -> None:
+    ) -> Order:
+        """Write the order (inside the caller's transaction) and return it as stored."""
         now = self._clock()
         # Take the cart's hold if it has one; otherwise reserve now, in id order (no deadlocks).
         held = await self._inventory.attach_to_order(cart_id, order_id)
-        if not held:
-            for line in sorted(priced.lines, key=lambda item: item.variant_id):
+        if held:
+            reservations = await self._inventory.for_order(order_id)
+        else:
+            reservations = [
                 await self._inventory.reserve(
                     line.variant_id, line.quantity, routing=self.routing, order_id=order_id
                 )
-        sources = {r.variant_id: r.offer_id for r in await self._inventory.for_order(order_id)}
+                for line in sorted(priced.lines, key=lambda item: item.variant_id)
+            ]
+        sources = {r.variant_id: r.offer_id for r in reservations}
         offers = await self._offers([o for o in sources.values() if o])
         flags: list[str] = []
         rows: list[list[Any]] = []
@@ -356,15 +393,85 @@ class Checkout:
             await self._pricing.claim(
                 discount, customer_key=customer_id or email, order_id=order_id
             )
-        number = await self._next_number()
+        order_row = await self._insert_order(
+            order_id=order_id,
+            key=key,
+            cart_id=cart_id,
+            customer_id=customer_id,
+            email=email,
+            priced=priced,
+            coupon=coupon,
+            address=address,
+            shipping_method_id=shipping_method_id,
+            gateway=gateway,
+            flags=flags,
+            now=now,
+        )
+        line_rows = await self._insert_lines(order_id, rows)
+        if self._payments is not None:
+            await self._payments.record_order_payment(
+                order_id=order_id,
+                gateway=gateway,
+                authorization=authorization,
+                amount=priced.total,
+            )
         await self._db.execute(
+            "UPDATE commerce_carts SET state = {}, order_id = {}, updated_at = {} WHERE id = {}",
+            CartState.CHECKED_OUT.value,
+            order_id,
+            now,
+            cart_id,
+        )
+        await self._events.publish(
+            OrderPlaced(
+                order_id=order_id,
+                number=int(order_row["number"]),
+                email=email,
+                total=priced.total,
+                vendor_ids=sorted({v["vendor_id"] for v in variants.values()}),
+            )
+        )
+        return Order.from_rows(order_row, line_rows)
+
+    async def _offers(self, offer_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not offer_ids:
+            return {}
+        marks = param_list(len(offer_ids))
+        rows = await self._db.fetch(
+            f"SELECT * FROM commerce_supplier_offers WHERE id IN ({marks})", *offer_ids
+        )
+        return {row["id"]: row for row in rows}
+
+    async def _insert_order(
+        self,
+        *,
+        order_id: str,
+        key: str,
+        cart_id: str,
+        customer_id: str | None,
+        email: str,
+        priced: Quote,
+        coupon: str | None,
+        address: Address,
+        shipping_method_id: str | None,
+        gateway: str,
+        flags: list[str],
+        now: float,
+    ) -> dict[str, Any]:
+        """Insert the order row and return it as stored (``RETURNING *``: no read-back)."""
+        if self._db.dialect == "postgres":
+            number_sql, number_args = "nextval('commerce_order_number')", []
+        else:
+            number_sql, number_args = "{}", [await self._next_sqlite_number()]
+        row = await self._db.fetchrow(
             "INSERT INTO commerce_orders (id, number, idempotency_key, cart_id, customer_id, email,"
             " status, currency, subtotal_amount, discount_amount, tax_amount, shipping_amount,"
             " total_amount, refunded_amount, coupon_code, shipping_address, shipping_method_id,"
-            " payment_gateway, flags, placed_at, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {},"
-            " {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            f" payment_gateway, flags, placed_at, updated_at) VALUES ({{}}, {number_sql}, {{}},"
+            " {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})"
+            " RETURNING *",
             order_id,
-            number,
+            *number_args,
             key,
             cart_id,
             customer_id,
@@ -385,51 +492,37 @@ class Checkout:
             now,
             now,
         )
-        for values in rows:
-            await self._db.execute(
-                "INSERT INTO commerce_order_lines (id, order_id, variant_id, product_id, vendor_id,"
-                " sku, title, quantity, unit_price_amount, line_total_amount, tax_amount,"
-                " discount_amount, commission_rate, commission_amount, supplier_id, offer_id,"
-                " unit_cost_amount, cost_currency, source) VALUES ({}, {}, {}, {}, {}, {}, {}, {},"
-                " {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                *values,
-            )
-        if self._payments is not None:
-            await self._payments.record_order_payment(
-                order_id=order_id,
-                gateway=gateway,
-                authorization=authorization,
-                amount=priced.total,
-            )
-        await self._db.execute(
-            "UPDATE commerce_carts SET state = {}, order_id = {}, updated_at = {} WHERE id = {}",
-            CartState.CHECKED_OUT.value,
-            order_id,
-            now,
-            cart_id,
-        )
-        await self._events.publish(
-            OrderPlaced(
-                order_id=order_id,
-                number=number,
-                email=email,
-                total=priced.total,
-                vendor_ids=sorted({v["vendor_id"] for v in variants.values()}),
-            )
-        )
+        assert row is not None
+        return row
 
-    async def _offers(self, offer_ids: list[str]) -> dict[str, dict[str, Any]]:
-        if not offer_ids:
-            return {}
-        marks = param_list(len(offer_ids))
-        rows = await self._db.fetch(
-            f"SELECT * FROM commerce_supplier_offers WHERE id IN ({marks})", *offer_ids
+    async def _insert_lines(self, order_id: str, rows: list[list[Any]]) -> list[dict[str, Any]]:
+        """Insert the order's lines, :data:`LINES_PER_INSERT` per statement, and return them
+        as stored, in the order :meth:`Orders.get` reads them (``sku, id``)."""
+        columns = (
+            "id, order_id, variant_id, product_id, vendor_id, sku, title, quantity,"
+            " unit_price_amount, line_total_amount, tax_amount, discount_amount, commission_rate,"
+            " commission_amount, supplier_id, offer_id, unit_cost_amount, cost_currency, source"
         )
-        return {row["id"]: row for row in rows}
+        chunks = [rows[i : i + LINES_PER_INSERT] for i in range(0, len(rows), LINES_PER_INSERT)]
+        stored: list[dict[str, Any]] = []
+        for chunk in chunks:
+            values = ", ".join(f"({param_list(len(chunk[0]))})" for _ in chunk)
+            insert = f"INSERT INTO commerce_order_lines ({columns}) VALUES {values} RETURNING *"
+            if self._db.dialect == "postgres":
+                # Sorted by the database, so that text collation matches a read-back exactly.
+                insert = f"WITH added AS ({insert}) SELECT * FROM added ORDER BY sku, id"
+            stored += await self._db.fetch(insert, *(value for row in chunk for value in row))
+        if len(chunks) > 1:  # only the database can merge sorted chunks by its collation
+            return await self._db.fetch(
+                "SELECT * FROM commerce_order_lines WHERE order_id = {} ORDER BY sku, id",
+                order_id,
+            )
+        if self._db.dialect == "sqlite":
+            stored.sort(key=lambda row: (row["sku"], row["id"]))  # BINARY: code point order
+        return stored
 
-    async def _next_number(self) -> int:
-        if self._db.dialect == "postgres":
-            return int(await self._db.fetchval("SELECT nextval('commerce_order_number')"))
+    async def _next_sqlite_number(self) -> int:
+        """The next order number from SQLite's counter row (writers are serialised)."""
         return int(
             await self._db.fetchval(
                 "UPDATE commerce_order_number_seq SET value = value + 1 WHERE name = 'orders'"
