@@ -249,7 +249,7 @@ def main() -> None:
         serve(args.serve)
         return
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(max(args.pages, args.browser_pages))],
+        [sys.executable, "-P", __file__, "--serve", str(max(args.pages, args.browser_pages))],
         stdout=subprocess.PIPE,
         text=True,
     )

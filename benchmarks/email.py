@@ -176,7 +176,7 @@ def _free_port() -> int:
 
 
 def _spawn(mode: str, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, __file__, mode, str(port)])
+    process = subprocess.Popen([sys.executable, "-P", __file__, mode, str(port)])
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

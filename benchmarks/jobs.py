@@ -240,6 +240,7 @@ async def start_workers(
                 await anyio.open_process(
                     [
                         sys.executable,
+                        "-P",  # not benchmarks/ first on sys.path: its email.py would shadow
                         SCRIPT,
                         "--role",
                         role,
