@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import anyio
 import pytest
+from checkout_support import checkout_services
 
 from dropkit.commerce.carts import Carts
 from dropkit.commerce.checkout import Address, Checkout, MarginPolicy
@@ -26,14 +27,9 @@ from dropkit.commerce.errors import (
 from dropkit.commerce.inventory import Inventory
 from dropkit.commerce.orders import Orders, OrderStatus
 from dropkit.commerce.pricing import DiscountKind, Pricing, ShippingKind
-from dropkit.commerce.schema import COMMERCE_MIGRATIONS
 from dropkit.core.database import Database
 from dropkit.core.errors import ValidationError
-from dropkit.core.events import EventBus
-from dropkit.core.jobs import JobRegistry, Jobs, LedgerOnlyDispatcher
-from dropkit.core.migrations import Migrator
 from dropkit.core.money import Money
-from dropkit.core.schema import CORE_MIGRATIONS
 
 ADDRESS = Address(name="Ada", line1="1 Main St", city="Lyon", postal_code="69001", country="FR")
 
@@ -125,19 +121,8 @@ class Shop:
 
 @pytest.fixture
 async def shop(database_url: str) -> AsyncIterator[Shop]:
-    async with Database(database_url, pool_size=12) as db:
-        await Migrator(db, [*CORE_MIGRATIONS, *COMMERCE_MIGRATIONS]).migrate()
-        registry = JobRegistry()
-        events = EventBus(db, Jobs(db, registry, dispatcher=LedgerOnlyDispatcher()))
-        events.register_jobs(registry)
-        inventory = Inventory(db, events)
-        pricing = Pricing(db)
-        carts = Carts(db, inventory)
-        orders = Orders(db, events, inventory)
-        checkout = Checkout(
-            db, events, carts=carts, inventory=inventory, pricing=pricing, orders=orders
-        )
-        yield Shop(db, inventory, pricing, carts, orders, checkout)
+    async with checkout_services(database_url, pool_size=12) as s:
+        yield Shop(s.db, s.inventory, s.pricing, s.carts, s.orders, s.checkout)
 
 
 async def test_checkout_prices_reserves_and_records_everything(shop: Shop) -> None:

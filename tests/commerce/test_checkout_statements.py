@@ -12,20 +12,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from checkout_support import checkout_services
 
 from dropkit.commerce import checkout as checkout_module
 from dropkit.commerce.carts import Carts
 from dropkit.commerce.checkout import Address, Checkout
-from dropkit.commerce.inventory import Inventory
 from dropkit.commerce.orders import Order, Orders
 from dropkit.commerce.pricing import DiscountKind, Pricing
-from dropkit.commerce.schema import COMMERCE_MIGRATIONS
 from dropkit.core.database import Database
-from dropkit.core.events import EventBus
-from dropkit.core.jobs import JobRegistry, Jobs, LedgerOnlyDispatcher
-from dropkit.core.migrations import Migrator
 from dropkit.core.money import Money
-from dropkit.core.schema import CORE_MIGRATIONS
 
 ADDRESS = Address(name="Ada", line1="1 Main St", city="Lyon", postal_code="69001", country="FR")
 
@@ -125,19 +120,8 @@ class Store:
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
-    async with Database(database_url) as db:
-        await Migrator(db, [*CORE_MIGRATIONS, *COMMERCE_MIGRATIONS]).migrate()
-        registry = JobRegistry()
-        events = EventBus(db, Jobs(db, registry, dispatcher=LedgerOnlyDispatcher()))
-        events.register_jobs(registry)
-        inventory = Inventory(db, events)
-        pricing = Pricing(db)
-        carts = Carts(db, inventory)
-        orders = Orders(db, events, inventory)
-        checkout = Checkout(
-            db, events, carts=carts, inventory=inventory, pricing=pricing, orders=orders
-        )
-        yield Store(db, carts, pricing, orders, checkout)
+    async with checkout_services(database_url) as s:
+        yield Store(s.db, s.carts, s.pricing, s.orders, s.checkout)
 
 
 async def assert_same_as_read_back(store: Store, order: Order) -> None:
