@@ -115,17 +115,21 @@ def _trusting(relay: _Relay) -> ssl.SSLContext:
     return ssl.create_default_context(cadata=relay.ca)
 
 
-async def test_campaign_over_starttls_with_auth(sqlite_odb: Database, relay: _Relay) -> None:
-    provider = SmtpProvider(
+def _over_starttls(relay: _Relay, password: str, connections: int = 1) -> SmtpProvider:
+    """A provider that trusts the relay's CA and logs in after STARTTLS."""
+    return SmtpProvider(
         "127.0.0.1",
         relay.port,
         username="relay-user",
-        password="s3cret",
+        password=password,
         start_tls=True,
         tls_context=_trusting(relay),
-        connections=2,
+        connections=connections,
     )
-    service = make_outreach(sqlite_odb, provider)
+
+
+async def test_campaign_over_starttls_with_auth(sqlite_odb: Database, relay: _Relay) -> None:
+    service = make_outreach(sqlite_odb, _over_starttls(relay, "s3cret", connections=2))
     try:
         campaign = await seed_campaign(service, 6)
         report = await service.send_now(campaign.id)
@@ -139,15 +143,7 @@ async def test_campaign_over_starttls_with_auth(sqlite_odb: Database, relay: _Re
 
 async def test_bad_password_or_untrusted_certificate_sends_nothing(relay: _Relay) -> None:
     message = OutgoingMessage("m1@x", "s@example.com", "a@example.com", "s", "<p>h</p>", "h")
-    wrong = SmtpProvider(
-        "127.0.0.1",
-        relay.port,
-        username="relay-user",
-        password="wrong",
-        start_tls=True,
-        tls_context=_trusting(relay),
-        connections=1,
-    )
+    wrong = _over_starttls(relay, "wrong")
     untrusted = SmtpProvider(
         "127.0.0.1", relay.port, username="relay-user", password="s3cret", start_tls=True
     )
@@ -168,16 +164,7 @@ async def test_bad_password_or_untrusted_certificate_sends_nothing(relay: _Relay
 async def test_refused_credentials_stop_the_run_and_keep_the_rows(
     sqlite_odb: Database, relay: _Relay
 ) -> None:
-    provider = SmtpProvider(
-        "127.0.0.1",
-        relay.port,
-        username="relay-user",
-        password="wrong",
-        start_tls=True,
-        tls_context=_trusting(relay),
-        connections=1,
-    )
-    service = make_outreach(sqlite_odb, provider)
+    service = make_outreach(sqlite_odb, _over_starttls(relay, "wrong"))
     service.ledger.max_attempts = 1
     try:
         campaign = await seed_campaign(service, 2)
